@@ -1,0 +1,2 @@
+//! The `wsprobe` command line.
+fn main() {}

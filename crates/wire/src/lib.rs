@@ -1,0 +1,23 @@
+//! # wsprobe-wire
+//!
+//! The sans-IO core of wsprobe: RFC 6455 framing and RFC 7692 permessage-deflate,
+//! judged against one [rules table](rules). No sockets, no clock, no randomness:
+//! bytes go in, [events](session::Event) and [violations](Violation) come out.
+#![forbid(unsafe_code)]
+
+pub mod close;
+pub mod deflate;
+pub mod encode;
+pub mod extensions;
+pub mod frame;
+pub mod handshake;
+pub mod mask;
+pub mod role;
+pub mod rules;
+pub mod utf8;
+pub mod violation;
+
+pub use frame::{FrameHeader, LengthForm, OpCode, Parsed, parse_header};
+pub use role::{Dir, Role};
+pub use rules::{Level, Rule, RuleInfo};
+pub use violation::Violation;
