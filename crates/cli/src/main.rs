@@ -1,2 +1,56 @@
-//! The `wsprobe` command line.
-fn main() {}
+//! `wsprobe`: a WebSocket (RFC 6455 / RFC 7692) conformance tester and protocol analyzer.
+//!
+//! Each subcommand lives in its own module with its own arguments; this file only
+//! dispatches and turns errors into exit codes.
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+mod cmd_cases;
+mod cmd_dissect;
+mod cmd_frame;
+mod cmd_reference_server;
+mod cmd_test;
+
+/// WebSocket conformance tester and protocol analyzer.
+///
+/// Every check wsprobe makes is a rule with a stable id and its RFC section; the
+/// tester (`test`) and the analyzer (`dissect`) report the same rule ids.
+#[derive(Parser)]
+#[command(name = "wsprobe", version, about, long_about = None, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Decode WebSocket frames given as hex and judge them against RFC 6455 / 7692.
+    Frame(cmd_frame::Args),
+    /// Decode every WebSocket session in pcap/pcapng captures and flag RFC violations.
+    Dissect(cmd_dissect::Args),
+    /// Run the conformance catalog against a WebSocket server (the built-in one by default).
+    Test(cmd_test::Args),
+    /// List the conformance catalog.
+    Cases(cmd_cases::Args),
+    /// Run the built-in conformant echo server.
+    ReferenceServer(cmd_reference_server::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Frame(a) => cmd_frame::run(a),
+        Command::Dissect(a) => cmd_dissect::run(a),
+        Command::Test(a) => cmd_test::run(a),
+        Command::Cases(a) => cmd_cases::run(a),
+        Command::ReferenceServer(a) => cmd_reference_server::run(a),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("wsprobe: error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

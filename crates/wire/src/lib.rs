@@ -5,15 +5,19 @@
 //! bytes go in, [events](session::Event) and [violations](Violation) come out.
 #![forbid(unsafe_code)]
 
+mod assembler;
 pub mod close;
 pub mod deflate;
 pub mod encode;
+pub mod event;
 pub mod extensions;
 pub mod frame;
 pub mod handshake;
 pub mod mask;
 pub mod role;
+pub mod session;
 pub mod rules;
+pub mod sync;
 pub mod utf8;
 pub mod violation;
 
@@ -21,3 +25,5 @@ pub use frame::{FrameHeader, LengthForm, OpCode, Parsed, parse_header};
 pub use role::{Dir, Role};
 pub use rules::{Level, Rule, RuleInfo};
 pub use violation::Violation;
+pub use event::{Event, FrameEvent, Message};
+pub use session::{Established, Limits, Session};

@@ -154,6 +154,9 @@ rules! {
     /// The Sec-WebSocket-Version header is missing or not 13.
     HsRequestVersion = ("hs.request-version", 6455, "4.1", Must,
         "The request must include a Sec-WebSocket-Version header field with the value 13.");
+    /// The request's Sec-WebSocket-Protocol list is empty, or holds a non-token or a repeat.
+    HsRequestProtocol = ("hs.request-protocol", 6455, "4.1", Must,
+        "Each subprotocol offered in Sec-WebSocket-Protocol must be a token, the list must not be empty and no value may appear twice.");
     /// A header that may appear only once appears several times.
     HsHeaderRepeated = ("hs.header-repeated", 6455, "11.3", Must,
         "Sec-WebSocket-Key, Sec-WebSocket-Accept and (in a request) Sec-WebSocket-Version must not appear more than once.");

@@ -1,0 +1,12 @@
+//! `wsprobe cases` (being written).
+
+use std::process::ExitCode;
+
+/// Arguments of `wsprobe cases`.
+#[derive(clap::Args)]
+pub struct Args {}
+
+/// Runs the command.
+pub fn run(_args: Args) -> anyhow::Result<ExitCode> {
+    anyhow::bail!("not implemented yet")
+}

@@ -1,0 +1,12 @@
+//! `wsprobe frame` (being written).
+
+use std::process::ExitCode;
+
+/// Arguments of `wsprobe frame`.
+#[derive(clap::Args)]
+pub struct Args {}
+
+/// Runs the command.
+pub fn run(_args: Args) -> anyhow::Result<ExitCode> {
+    anyhow::bail!("not implemented yet")
+}

@@ -1,0 +1,1 @@
+//! wsprobe dissect (placeholder).

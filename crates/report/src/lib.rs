@@ -1,1 +1,0 @@
-//! wsprobe report (placeholder).

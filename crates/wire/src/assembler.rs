@@ -1,0 +1,524 @@
+//! One direction of a connection: frame decoding (header bytes, payload chunks,
+//! resynchronisation after lost bytes) and message assembly (fragmentation, control
+//! frames between fragments, UTF-8, permessage-deflate, close), with every rule that
+//! applies judged as the bytes arrive.
+
+use crate::close::parse_close;
+use crate::deflate::{InflateError, Inflater, PmdConfig};
+use crate::event::{Event, FrameEvent, Message};
+use crate::frame::{FrameHeader, HeaderContext, OpCode, Parsed, header_violations, parse_header};
+use crate::mask::apply_mask;
+use crate::session::{Limits, resync_point};
+use crate::utf8::Utf8Validator;
+use crate::{Dir, Role, Rule, Violation};
+
+/// Largest control payload kept for judging (control frames over 125 bytes are a
+/// violation; this only bounds memory).
+const CONTROL_KEEP: usize = 4096;
+
+enum Phase {
+    /// Collecting header bytes; `start` is the offset of the header's first byte.
+    Header { buf: [u8; 14], len: usize, start: u64 },
+    /// Inside a frame's payload.
+    Payload,
+    /// Looking for a frame boundary; `base` is the offset of `buf[0]`.
+    Resync { buf: Vec<u8>, base: u64 },
+}
+
+/// Where the payload of the current frame goes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Route {
+    Message,
+    Control,
+    Discard,
+}
+
+struct Current {
+    header: FrameHeader,
+    offset: u64,
+    remaining: u64,
+    done: u64,
+    keep: Vec<u8>,
+    control: Vec<u8>,
+    route: Route,
+    missing: u64,
+}
+
+/// A data message being assembled.
+struct Partial {
+    msg: Message,
+    utf8: Option<Utf8Validator>,
+    /// Inflating stopped (error or limit); the rest is counted on the wire only.
+    inflate_stopped: bool,
+}
+
+/// Decoder and assembler of one direction.
+pub(crate) struct Assembler {
+    sender: Role,
+    limits: Limits,
+    roles_known: bool,
+    /// Extensions unknown (mid-stream): RSV1 taken as compression, no RSV/inflate verdicts.
+    unknown_ext: bool,
+    pmd: Option<(u8, bool)>,
+    inflater: Option<Inflater>,
+    phase: Phase,
+    /// Offset of the next byte fed.
+    pos: u64,
+    cur: Option<Current>,
+    partial: Option<Partial>,
+    /// Whether the fragmentation state is known (false after a resynchronisation).
+    frag_known: bool,
+    close_sent: bool,
+    scratch: Vec<u8>,
+}
+
+impl Assembler {
+    pub(crate) fn new(sender: Role, limits: Limits) -> Self {
+        Assembler {
+            sender,
+            limits,
+            roles_known: true,
+            unknown_ext: false,
+            pmd: None,
+            inflater: None,
+            phase: Phase::Header { buf: [0; 14], len: 0, start: 0 },
+            pos: 0,
+            cur: None,
+            partial: None,
+            frag_known: true,
+            close_sent: false,
+            scratch: Vec::new(),
+        }
+    }
+
+    fn dir(&self) -> Dir {
+        self.sender.sends()
+    }
+
+    pub(crate) fn set_negotiated(&mut self, pmd: Option<&PmdConfig>) {
+        self.pmd = pmd.map(|c| c.for_sender(self.sender));
+        self.inflater = self.pmd.map(|(bits, no_ctx)| Inflater::new(bits, no_ctx, self.limits.inflate_max));
+    }
+
+    pub(crate) fn set_unknown_start(&mut self) {
+        self.roles_known = false;
+        self.unknown_ext = true;
+        self.frag_known = false;
+        self.phase = Phase::Resync { buf: Vec::new(), base: self.pos };
+    }
+
+    pub(crate) fn set_position(&mut self, pos: u64) {
+        self.pos = pos;
+        match &mut self.phase {
+            Phase::Header { start, len: 0, .. } => *start = pos,
+            Phase::Resync { buf, base } if buf.is_empty() => *base = pos,
+            _ => {}
+        }
+    }
+
+    fn violation(&self, rule: Rule, offset: u64, detail: impl Into<String>, out: &mut Vec<Event>) {
+        out.push(Event::Violation(Violation::new(rule, self.sender, offset, detail)));
+    }
+
+    pub(crate) fn feed(&mut self, data: &[u8], out: &mut Vec<Event>) {
+        let mut i = 0;
+        while i < data.len() {
+            match &mut self.phase {
+                Phase::Header { buf, len, start } => {
+                    let take = (14 - *len).min(data.len() - i);
+                    let mut tmp = *buf;
+                    tmp[*len..*len + take].copy_from_slice(&data[i..i + take]);
+                    match parse_header(&tmp[..*len + take]) {
+                        Parsed::Incomplete { .. } => {
+                            *buf = tmp;
+                            *len += take;
+                            i += take;
+                            self.pos += take as u64;
+                        }
+                        Parsed::Header(h) => {
+                            let used = usize::from(h.header_len) - *len;
+                            let start = *start;
+                            i += used;
+                            self.pos += used as u64;
+                            self.start_frame(h, start, out);
+                        }
+                    }
+                }
+                Phase::Payload => {
+                    let Some(cur) = &self.cur else { break };
+                    let n = (cur.remaining.min((data.len() - i) as u64)) as usize;
+                    self.payload(&data[i..i + n], out);
+                    i += n;
+                    self.pos += n as u64;
+                    if self.cur.as_ref().is_some_and(|c| c.remaining == 0) {
+                        self.end_frame(out);
+                    }
+                }
+                Phase::Resync { buf, base } => {
+                    let room = self.limits.resync_buffer.saturating_sub(buf.len());
+                    let take = room.min(data.len() - i);
+                    buf.extend_from_slice(&data[i..i + take]);
+                    i += take;
+                    self.pos += take as u64;
+                    let sender = self.roles_known.then_some(self.sender);
+                    if let Some(at) = resync_point(buf, sender) {
+                        let buf = std::mem::take(buf);
+                        let base = *base;
+                        out.push(Event::Resynced { dir: self.dir(), offset: base + at as u64, skipped: at as u64 });
+                        self.pos = base + at as u64;
+                        self.phase = Phase::Header { buf: [0; 14], len: 0, start: self.pos };
+                        self.feed(&buf[at..], out);
+                    } else if buf.len() >= self.limits.resync_buffer {
+                        // No proof in a full buffer: drop its older half and keep looking.
+                        let half = buf.len() / 2;
+                        buf.drain(..half);
+                        *base += half as u64;
+                    }
+                }
+            }
+        }
+    }
+
+    fn start_frame(&mut self, h: FrameHeader, offset: u64, out: &mut Vec<Event>) {
+        let ctx = HeaderContext {
+            sender: self.sender,
+            rsv_allowed: if self.pmd.is_some() || self.unknown_ext { 0b100 } else { 0 },
+            roles_known: self.roles_known,
+        };
+        let mut vs = Vec::new();
+        header_violations(&h, ctx, offset, &mut vs);
+        out.extend(vs.into_iter().map(Event::Violation));
+        let compression = self.pmd.is_some() && !self.unknown_ext;
+        if compression && h.rsv1 && h.opcode.is_control() {
+            self.violation(Rule::PmdRsv1Control, offset, format!("RSV1 on a {} frame", h.opcode), out);
+        }
+        if compression && h.rsv1 && h.opcode == OpCode::CONTINUATION {
+            self.violation(Rule::PmdRsv1Continuation, offset, "RSV1 on a continuation frame", out);
+        }
+        let data = matches!(h.opcode, OpCode::TEXT | OpCode::BINARY | OpCode::CONTINUATION);
+        if data && self.close_sent {
+            self.violation(Rule::CloseDataAfterClose, offset, format!("{} frame after Close", h.opcode), out);
+        }
+        let route = match h.opcode {
+            OpCode::CLOSE | OpCode::PING | OpCode::PONG => Route::Control,
+            OpCode::TEXT | OpCode::BINARY => {
+                if let Some(old) = self.partial.take() {
+                    if self.frag_known {
+                        self.violation(
+                            Rule::FragmentInterleavedData,
+                            offset,
+                            format!("{} frame while a fragmented {} message is unfinished", h.opcode, old.msg.opcode),
+                            out,
+                        );
+                    }
+                    self.abandon(old, out);
+                }
+                self.frag_known = true;
+                let compressed = h.rsv1 && (self.pmd.is_some() || self.unknown_ext);
+                if compressed && self.inflater.is_none() {
+                    self.inflater = Some(Inflater::new(15, false, self.limits.inflate_max));
+                }
+                self.partial = Some(Partial {
+                    msg: Message {
+                        dir: self.dir(),
+                        opcode: h.opcode,
+                        offset,
+                        end: offset,
+                        frames: 0,
+                        compressed,
+                        len: 0,
+                        wire_len: 0,
+                        payload: Vec::new(),
+                        truncated: false,
+                        incomplete: false,
+                        close: None,
+                    },
+                    utf8: (h.opcode == OpCode::TEXT).then(Utf8Validator::new),
+                    inflate_stopped: false,
+                });
+                Route::Message
+            }
+            OpCode::CONTINUATION if self.partial.is_some() => Route::Message,
+            OpCode::CONTINUATION => {
+                if self.frag_known {
+                    self.violation(Rule::FragmentOrphanContinuation, offset, "continuation with no message to continue", out);
+                }
+                Route::Discard
+            }
+            _ => Route::Discard,
+        };
+        self.cur = Some(Current {
+            header: h,
+            offset,
+            remaining: h.payload_len,
+            done: 0,
+            keep: Vec::new(),
+            control: Vec::new(),
+            route,
+            missing: 0,
+        });
+        self.phase = Phase::Payload;
+        if h.payload_len == 0 {
+            self.end_frame(out);
+        }
+    }
+
+    /// Handles payload bytes (still masked) of the current frame.
+    fn payload(&mut self, chunk: &[u8], out: &mut Vec<Event>) {
+        let Some(cur) = self.cur.as_mut() else { return };
+        let chunk_offset = self.pos;
+        let mut scratch = std::mem::take(&mut self.scratch);
+        scratch.clear();
+        scratch.extend_from_slice(chunk);
+        if let Some(key) = cur.header.mask_key {
+            apply_mask(&mut scratch, key, (cur.done % 4) as usize);
+        }
+        let keep = self.limits.frame_keep.saturating_sub(cur.keep.len()).min(scratch.len());
+        cur.keep.extend_from_slice(&scratch[..keep]);
+        cur.done += chunk.len() as u64;
+        cur.remaining -= chunk.len() as u64;
+        match cur.route {
+            Route::Control => {
+                let room = CONTROL_KEEP.saturating_sub(cur.control.len()).min(scratch.len());
+                cur.control.extend_from_slice(&scratch[..room]);
+            }
+            Route::Message => self.message_data(&scratch, chunk_offset, out),
+            Route::Discard => {}
+        }
+        self.scratch = scratch;
+    }
+
+    /// Adds unmasked payload bytes of a data frame to the message being assembled.
+    fn message_data(&mut self, data: &[u8], offset: u64, out: &mut Vec<Event>) {
+        let Some(p) = self.partial.as_mut() else { return };
+        p.msg.wire_len += data.len() as u64;
+        if !p.msg.compressed {
+            if let Some((in_chunk, in_text)) = absorb(p, data, self.limits.message_keep) {
+                self.violation(
+                    Rule::Utf8TextInvalid,
+                    offset + in_chunk,
+                    format!("invalid UTF-8 at byte {in_text} of the text"),
+                    out,
+                );
+            }
+            return;
+        }
+        if p.inflate_stopped || p.msg.incomplete {
+            return;
+        }
+        let Some(inf) = self.inflater.as_mut() else { return };
+        let keep = self.limits.message_keep;
+        let mut bad_utf8 = None;
+        let r = inf.push_with(data, &mut |bytes| {
+            if let Some((_, in_text)) = absorb(p, bytes, keep) {
+                bad_utf8.get_or_insert(in_text);
+            }
+        });
+        self.inflate_result(r, offset, out);
+        if let Some(at) = bad_utf8 {
+            self.violation(
+                Rule::Utf8TextInvalid,
+                offset,
+                format!("invalid UTF-8 at byte {at} of the decompressed text"),
+                out,
+            );
+        }
+    }
+
+    fn inflate_result(&mut self, r: Result<(), InflateError>, offset: u64, out: &mut Vec<Event>) {
+        let Err(e) = r else { return };
+        let unknown = self.unknown_ext;
+        if let Some(p) = self.partial.as_mut() {
+            p.inflate_stopped = true;
+            p.msg.truncated = true;
+            if unknown {
+                p.msg.incomplete = true;
+            }
+        }
+        if let Some(inf) = self.inflater.as_mut() {
+            inf.reset();
+        }
+        match e {
+            InflateError::Limit { limit } => self.violation(
+                Rule::LimitInflatedSize,
+                offset,
+                format!("message inflates past the {limit}-byte limit"),
+                out,
+            ),
+            InflateError::Corrupt(msg) if !unknown => self.violation(Rule::PmdInflateError, offset, msg, out),
+            InflateError::Corrupt(_) => {}
+        }
+    }
+
+    fn end_frame(&mut self, out: &mut Vec<Event>) {
+        let Some(cur) = self.cur.take() else { return };
+        self.phase = Phase::Header { buf: [0; 14], len: 0, start: self.pos };
+        let end = cur.offset + u64::from(cur.header.header_len) + cur.header.payload_len;
+        let h = cur.header;
+        out.push(Event::Frame(FrameEvent {
+            dir: self.dir(),
+            offset: cur.offset,
+            header: h,
+            payload: cur.keep,
+            missing: cur.missing,
+        }));
+        match cur.route {
+            Route::Control => {
+                let mut msg = Message {
+                    dir: self.dir(),
+                    opcode: h.opcode,
+                    offset: cur.offset,
+                    end,
+                    frames: 1,
+                    compressed: false,
+                    len: h.payload_len,
+                    wire_len: h.payload_len,
+                    truncated: (cur.control.len() as u64) < h.payload_len,
+                    incomplete: cur.missing > 0,
+                    payload: cur.control,
+                    close: None,
+                };
+                if h.opcode == OpCode::CLOSE {
+                    let (info, problems) = parse_close(&msg.payload);
+                    if cur.missing == 0 {
+                        let body = cur.offset + u64::from(h.header_len);
+                        for (rule, at, detail) in problems {
+                            self.violation(rule, body + at as u64, detail, out);
+                        }
+                    }
+                    msg.close = Some(info);
+                    self.close_sent = true;
+                }
+                out.push(Event::Message(msg));
+            }
+            Route::Message => {
+                let Some(p) = self.partial.as_mut() else { return };
+                p.msg.frames += 1;
+                p.msg.end = end;
+                if cur.missing > 0 {
+                    p.msg.incomplete = true;
+                }
+                if h.fin {
+                    if let Some(p) = self.partial.take() {
+                        self.finish_message(p, end, out);
+                    }
+                }
+            }
+            Route::Discard => {}
+        }
+    }
+
+    fn finish_message(&mut self, mut p: Partial, end: u64, out: &mut Vec<Event>) {
+        if p.msg.compressed && !p.inflate_stopped && !p.msg.incomplete {
+            if let Some(inf) = self.inflater.as_mut() {
+                let keep = self.limits.message_keep;
+                let mut bad_utf8 = false;
+                let r = inf.finish_message_with(&mut |bytes| bad_utf8 |= absorb(&mut p, bytes, keep).is_some());
+                if bad_utf8 {
+                    self.violation(Rule::Utf8TextInvalid, end, "invalid UTF-8 in the decompressed text", out);
+                }
+                self.partial = Some(p);
+                self.inflate_result(r.map(|_| ()), end, out);
+                let Some(q) = self.partial.take() else { return };
+                p = q;
+            }
+        } else if p.msg.compressed {
+            if let Some(inf) = self.inflater.as_mut() {
+                inf.reset();
+            }
+        }
+        if let Some(v) = &p.utf8 {
+            if !p.msg.incomplete && !p.inflate_stopped && v.finish().is_err() {
+                self.violation(Rule::Utf8TextInvalid, end, "text ends inside a UTF-8 sequence", out);
+            }
+        }
+        out.push(Event::Message(p.msg));
+    }
+
+    /// Reports an unfinished message as incomplete.
+    fn abandon(&mut self, mut p: Partial, out: &mut Vec<Event>) {
+        p.msg.incomplete = true;
+        if p.msg.compressed {
+            if let Some(inf) = self.inflater.as_mut() {
+                inf.reset();
+            }
+        }
+        out.push(Event::Message(p.msg));
+    }
+
+    pub(crate) fn gap(&mut self, len: u64, out: &mut Vec<Event>) {
+        out.push(Event::Gap { dir: self.dir(), offset: self.pos, len });
+        let mut left = len;
+        if let (Phase::Payload, Some(cur)) = (&self.phase, self.cur.as_mut()) {
+            let n = left.min(cur.remaining);
+            cur.remaining -= n;
+            cur.done += n;
+            cur.missing += n;
+            self.pos += n;
+            left -= n;
+            if let Some(p) = self.partial.as_mut().filter(|_| cur.route == Route::Message) {
+                p.msg.incomplete = true;
+                p.msg.wire_len += n;
+                p.utf8 = None;
+            }
+            if cur.remaining == 0 {
+                self.end_frame(out);
+            }
+            if left == 0 {
+                return;
+            }
+        }
+        // The gap reaches past the current frame: where the next frame starts is unknown.
+        if let Some(cur) = self.cur.take() {
+            out.push(Event::Frame(FrameEvent {
+                dir: self.dir(),
+                offset: cur.offset,
+                header: cur.header,
+                payload: cur.keep,
+                missing: cur.missing + cur.remaining,
+            }));
+        }
+        if let Some(p) = self.partial.take() {
+            self.abandon(p, out);
+        }
+        self.pos += left;
+        self.frag_known = false;
+        self.phase = Phase::Resync { buf: Vec::new(), base: self.pos };
+    }
+
+    pub(crate) fn finish(&mut self, out: &mut Vec<Event>) {
+        if let Some(cur) = self.cur.take() {
+            out.push(Event::Frame(FrameEvent {
+                dir: self.dir(),
+                offset: cur.offset,
+                header: cur.header,
+                payload: cur.keep,
+                missing: cur.remaining,
+            }));
+        }
+        if let Some(p) = self.partial.take() {
+            self.abandon(p, out);
+        }
+    }
+}
+
+/// Adds decoded message bytes: counts them, keeps up to `keep`, validates text.
+/// The first time the text becomes invalid, returns where: the index in `bytes` and
+/// the index in the whole text.
+fn absorb(p: &mut Partial, bytes: &[u8], keep: usize) -> Option<(u64, u64)> {
+    p.msg.len += bytes.len() as u64;
+    let room = keep.saturating_sub(p.msg.payload.len()).min(bytes.len());
+    p.msg.payload.extend_from_slice(&bytes[..room]);
+    if room < bytes.len() {
+        p.msg.truncated = true;
+    }
+    let v = p.utf8.as_mut()?;
+    let before = v.fed();
+    match v.feed(bytes) {
+        Ok(()) => None,
+        Err(e) => {
+            p.utf8 = None;
+            Some((e.at - before, e.at))
+        }
+    }
+}

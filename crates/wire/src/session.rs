@@ -1,0 +1,300 @@
+//! The session state machine: bytes of either direction in, [`Event`]s out. It parses
+//! the opening handshake, applies what it negotiated, decodes frames, assembles
+//! messages and judges everything against the rules table, role-aware. It survives
+//! bytes lost in capture by resynchronising at a proved frame boundary.
+
+use crate::assembler::Assembler;
+use crate::deflate::{self, PmdConfig};
+use crate::extensions::Extension;
+use crate::event::Event;
+use crate::handshake::{self, Progress, Request};
+use crate::sync::find_boundary;
+use crate::{Dir, Role, Violation};
+use std::collections::VecDeque;
+
+/// Memory limits. Every buffer a session keeps is bounded by one of these.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Payload bytes kept per message (the length is still counted in full).
+    pub message_keep: usize,
+    /// Payload bytes kept per frame event.
+    pub frame_keep: usize,
+    /// Largest decompressed message; beyond it the message is reported, not inflated.
+    pub inflate_max: usize,
+    /// Bytes buffered while looking for a frame boundary.
+    pub resync_buffer: usize,
+    /// Largest HTTP head.
+    pub http_head_max: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            message_keep: 1 << 20,
+            frame_keep: 125,
+            inflate_max: 64 << 20,
+            resync_buffer: 256 << 10,
+            http_head_max: 16 << 10,
+        }
+    }
+}
+
+/// What is known about a connection whose handshake the session does not see.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Established {
+    /// permessage-deflate as negotiated, if it was.
+    pub pmd: Option<PmdConfig>,
+}
+
+enum Stage {
+    /// Parsing HTTP heads until a 101.
+    Http,
+    /// Decoding frames.
+    WebSocket,
+}
+
+/// One HTTP direction while the handshake is parsed.
+#[derive(Default)]
+struct HttpDir {
+    buf: Vec<u8>,
+    /// Stream offset of `buf[0]`.
+    base: u64,
+    /// Body bytes still to skip (Content-Length).
+    skip: u64,
+    /// A head failed to parse or an upgrade request waits for its answer: hold bytes.
+    hold: bool,
+}
+
+/// The state machine for one connection.
+pub struct Session {
+    limits: Limits,
+    stage: Stage,
+    http: [HttpDir; 2],
+    requests: VecDeque<Request>,
+    dirs: [Assembler; 2],
+}
+
+impl Session {
+    /// A session that expects the opening handshake first.
+    pub fn new(limits: Limits) -> Self {
+        Session {
+            limits,
+            stage: Stage::Http,
+            http: Default::default(),
+            requests: VecDeque::new(),
+            dirs: [Assembler::new(Role::Client, limits), Assembler::new(Role::Server, limits)],
+        }
+    }
+
+    /// A session already past its handshake (what a tester or server knows).
+    pub fn established(limits: Limits, est: Established) -> Self {
+        let mut s = Session::new(limits);
+        s.stage = Stage::WebSocket;
+        for a in &mut s.dirs {
+            a.set_negotiated(est.pmd.as_ref());
+        }
+        s
+    }
+
+    /// A session whose start was not captured: frames are found by synchronisation,
+    /// extensions are unknown (RSV1 is taken as compression, inflated on a best-effort
+    /// basis) and masking is not judged. The caller orients the directions (see
+    /// [`sync::infer_sender`](crate::sync::infer_sender)).
+    pub fn mid_stream(limits: Limits) -> Self {
+        let mut s = Session::new(limits);
+        s.stage = Stage::WebSocket;
+        for a in &mut s.dirs {
+            a.set_unknown_start();
+        }
+        s
+    }
+
+    /// Whether frames are being decoded (the handshake completed with 101, or was never expected).
+    pub fn is_established(&self) -> bool {
+        matches!(self.stage, Stage::WebSocket)
+    }
+
+    /// Feeds the next bytes of one direction.
+    pub fn feed(&mut self, dir: Dir, data: &[u8], out: &mut Vec<Event>) {
+        match self.stage {
+            Stage::WebSocket => self.dirs[dir.index()].feed(data, out),
+            Stage::Http => {
+                let h = &mut self.http[dir.index()];
+                if h.buf.len() + data.len() > self.limits.http_head_max.max(1 << 16) && h.hold {
+                    // Bytes pipelined behind an unanswered upgrade: keep a bounded amount.
+                    let room = (self.limits.http_head_max.max(1 << 16)).saturating_sub(h.buf.len());
+                    h.buf.extend_from_slice(&data[..room.min(data.len())]);
+                } else {
+                    h.buf.extend_from_slice(data);
+                }
+                self.drive_http(out);
+            }
+        }
+    }
+
+    /// Reports `len` bytes of one direction lost in capture.
+    pub fn gap(&mut self, dir: Dir, len: u64, out: &mut Vec<Event>) {
+        if let Stage::Http = self.stage {
+            // The handshake cannot be followed any more: decode what follows as frames
+            // of unknown negotiation.
+            let offsets = [self.http[0].base + self.http[0].buf.len() as u64, self.http[1].base + self.http[1].buf.len() as u64];
+            self.stage = Stage::WebSocket;
+            for (a, pos) in self.dirs.iter_mut().zip(offsets) {
+                a.set_unknown_start();
+                a.set_position(pos);
+            }
+        }
+        self.dirs[dir.index()].gap(len, out);
+    }
+
+    /// Ends both directions: whatever is unfinished is reported as incomplete.
+    pub fn finish(&mut self, out: &mut Vec<Event>) {
+        for a in &mut self.dirs {
+            a.finish(out);
+        }
+    }
+
+    fn drive_http(&mut self, out: &mut Vec<Event>) {
+        loop {
+            let progressed = self.http_request(out) | self.http_response(out);
+            if !progressed || self.is_established() {
+                return;
+            }
+        }
+    }
+
+    /// Skips body bytes; true when the direction is at a head.
+    fn skip_body(h: &mut HttpDir) -> bool {
+        let n = (h.skip.min(h.buf.len() as u64)) as usize;
+        h.buf.drain(..n);
+        h.base += n as u64;
+        h.skip -= n as u64;
+        h.skip == 0
+    }
+
+    fn http_request(&mut self, out: &mut Vec<Event>) -> bool {
+        let h = &mut self.http[0];
+        if h.hold || !Self::skip_body(h) || h.buf.is_empty() {
+            return false;
+        }
+        match handshake::parse_request(&h.buf) {
+            Ok(Progress::Partial) => false,
+            Ok(Progress::Complete { value: req, consumed }) => {
+                let offset = h.base;
+                h.buf.drain(..consumed);
+                h.base += consumed as u64;
+                if req.is_upgrade() {
+                    for (rule, detail) in handshake::check_request(&req) {
+                        out.push(Event::Violation(Violation::new(rule, Role::Client, offset, detail)));
+                    }
+                    h.hold = true;
+                } else {
+                    h.skip = content_length(req.header("content-length"));
+                }
+                out.push(Event::Request { offset, request: req.clone() });
+                if self.requests.len() < 32 {
+                    self.requests.push_back(req);
+                }
+                true
+            }
+            Err(e) => {
+                out.push(Event::HttpError { dir: Dir::C2S, offset: h.base + e.offset as u64, message: e.message });
+                h.hold = true;
+                h.buf = Vec::new();
+                false
+            }
+        }
+    }
+
+    fn http_response(&mut self, out: &mut Vec<Event>) -> bool {
+        let h = &mut self.http[1];
+        if h.hold || !Self::skip_body(h) || h.buf.is_empty() {
+            return false;
+        }
+        match handshake::parse_response(&h.buf) {
+            Ok(Progress::Partial) => false,
+            Ok(Progress::Complete { value: resp, consumed }) => {
+                let offset = h.base;
+                h.buf.drain(..consumed);
+                h.base += consumed as u64;
+                let req = self.requests.pop_front();
+                let upgrade = req.as_ref().filter(|r| r.is_upgrade());
+                let negotiated = upgrade.map(|req| {
+                    let (neg, problems) = handshake::check_response(req, &resp);
+                    for (rule, detail) in problems {
+                        out.push(Event::Violation(Violation::new(rule, Role::Server, offset, detail)));
+                    }
+                    neg
+                });
+                let switching = resp.status == 101 && upgrade.is_some();
+                let pmd = match (switching, upgrade, &negotiated) {
+                    (true, Some(req), Some(neg)) => negotiate_pmd(req, &neg.extensions, offset, out),
+                    _ => None,
+                };
+                if !switching {
+                    h.skip = content_length(resp.header("content-length"));
+                    // The client may try again (or go on with plain HTTP).
+                    self.http[0].hold = false;
+                }
+                out.push(Event::Response { offset, response: resp, negotiated });
+                if switching {
+                    self.establish(pmd, out);
+                }
+                true
+            }
+            Err(e) => {
+                out.push(Event::HttpError { dir: Dir::S2C, offset: h.base + e.offset as u64, message: e.message });
+                h.hold = true;
+                h.buf = Vec::new();
+                false
+            }
+        }
+    }
+
+    fn establish(&mut self, pmd: Option<PmdConfig>, out: &mut Vec<Event>) {
+        self.stage = Stage::WebSocket;
+        out.push(Event::Established);
+        for (i, a) in self.dirs.iter_mut().enumerate() {
+            a.set_negotiated(pmd.as_ref());
+            let h = std::mem::take(&mut self.http[i]);
+            a.set_position(h.base);
+            if !h.buf.is_empty() {
+                a.feed(&h.buf, out);
+            }
+        }
+    }
+}
+
+/// Applies the server's permessage-deflate answer, reporting what is wrong with it.
+fn negotiate_pmd(req: &Request, selected: &[Extension], offset: u64, out: &mut Vec<Event>) -> Option<PmdConfig> {
+    let is_pmd = |e: &&Extension| e.name.eq_ignore_ascii_case(deflate::NAME);
+    let ext = selected.iter().find(is_pmd)?;
+    let offers: Vec<Extension> = req.offered_extensions().unwrap_or_default().into_iter().filter(|e| is_pmd(&e)).collect();
+    match deflate::accept_response(&offers, ext) {
+        Ok(cfg) => Some(cfg),
+        Err(problems) => {
+            for (rule, detail) in problems {
+                out.push(Event::Violation(Violation::new(rule, Role::Server, offset, detail)));
+            }
+            // Decode as the server said it would compress, as far as that is defined.
+            deflate::parse_params(ext).ok().map(|p| PmdConfig {
+                server_no_context_takeover: p.server_no_context_takeover,
+                client_no_context_takeover: p.client_no_context_takeover,
+                server_max_window_bits: p.server_max_window_bits.unwrap_or(15),
+                client_max_window_bits: match p.client_max_window_bits {
+                    Some(deflate::ClientBits::Bits(b)) => b,
+                    _ => 15,
+                },
+            })
+        }
+    }
+}
+
+fn content_length(v: Option<&[u8]>) -> u64 {
+    v.and_then(|v| std::str::from_utf8(v).ok()).and_then(|s| s.trim().parse().ok()).unwrap_or(0)
+}
+
+/// Used by [`Assembler`] when bytes are lost: finds where to start decoding again.
+pub(crate) fn resync_point(buf: &[u8], sender: Option<Role>) -> Option<usize> {
+    find_boundary(buf, sender).map(|b| b.at)
+}

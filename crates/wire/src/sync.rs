@@ -1,0 +1,114 @@
+//! Frame-boundary synchronisation: finding where frames start in a byte stream whose
+//! beginning is unknown (a capture that started mid-connection, or bytes lost in
+//! capture). A boundary is accepted only when it is proved by the bytes after it.
+
+use crate::frame::{FrameHeader, LengthForm, Parsed, parse_header};
+use crate::Role;
+
+/// Longest frame payload the heuristic believes (1 GiB): longer declared lengths in a
+/// candidate header are taken as evidence that it is not a header.
+const MAX_PLAUSIBLE_LEN: u64 = 1 << 30;
+
+/// Whether a header could have been sent by a sane endpoint: no reserved opcode, no
+/// RSV2/RSV3, minimal length, well-formed control frames, and the expected MASK bit.
+pub fn plausible(h: &FrameHeader, sender: Option<Role>) -> bool {
+    let mask_ok = match sender {
+        Some(Role::Client) => h.masked,
+        Some(Role::Server) => !h.masked,
+        None => true,
+    };
+    mask_ok
+        && !h.opcode.is_reserved()
+        && !h.rsv2
+        && !h.rsv3
+        && h.length_form == LengthForm::minimal_for(h.payload_len)
+        && h.payload_len < MAX_PLAUSIBLE_LEN
+        && (!h.opcode.is_control() || (h.fin && h.payload_len <= 125 && !h.rsv1))
+}
+
+/// Where a proved chain of frames starts in `buf`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Boundary {
+    /// Offset in `buf` of the first frame.
+    pub at: usize,
+    /// Whether the frames there are masked (so, sent by a client).
+    pub masked: bool,
+}
+
+/// Finds the first offset in `buf` from which plausible headers chain either exactly to
+/// the end of `buf` (the usual case: a TCP segment ends with a frame), or through at
+/// least two complete frames into a plausible unfinished one. All frames of the chain
+/// must agree on the MASK bit.
+pub fn find_boundary(buf: &[u8], sender: Option<Role>) -> Option<Boundary> {
+    (0..buf.len()).find_map(|at| chain_from(buf, at, sender).map(|masked| Boundary { at, masked }))
+}
+
+fn chain_from(buf: &[u8], at: usize, sender: Option<Role>) -> Option<bool> {
+    let mut pos = at;
+    let mut complete = 0usize;
+    let mut masked = None;
+    loop {
+        let h = match parse_header(&buf[pos..]) {
+            Parsed::Header(h) => h,
+            Parsed::Incomplete { .. } => return (complete >= 2).then_some(masked.unwrap_or(false)),
+        };
+        if !plausible(&h, sender) || masked.is_some_and(|m| m != h.masked) {
+            return None;
+        }
+        masked = Some(h.masked);
+        let end = pos as u64 + u64::from(h.header_len) + h.payload_len;
+        if end == buf.len() as u64 {
+            return Some(h.masked);
+        }
+        if end > buf.len() as u64 {
+            return (complete >= 2).then_some(h.masked);
+        }
+        complete += 1;
+        pos = end as usize;
+    }
+}
+
+/// Infers which endpoint sent `buf` (a prefix of one direction of a connection whose
+/// handshake was not seen) from the MASK bit of the frames found in it.
+pub fn infer_sender(buf: &[u8]) -> Option<Role> {
+    find_boundary(buf, None).map(|b| if b.masked { Role::Client } else { Role::Server })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::encode::FrameSpec;
+    use crate::OpCode;
+
+    fn frames(masked: bool) -> Vec<u8> {
+        let mut out = Vec::new();
+        for (i, p) in ["hello", "", "a much longer message payload"].iter().enumerate() {
+            let mut f = FrameSpec::new(OpCode::TEXT, p.as_bytes().to_vec());
+            if masked {
+                f = f.masked([i as u8, 7, 9, 200]);
+            }
+            f.encode_into(&mut out).unwrap();
+        }
+        out
+    }
+
+    #[test]
+    fn finds_boundary_after_garbage_tail_of_previous_frame() {
+        for masked in [false, true] {
+            let mut buf = b"ail of an earlier frame".to_vec();
+            let skip = buf.len();
+            buf.extend(frames(masked));
+            let b = find_boundary(&buf, None).unwrap();
+            assert_eq!(b, Boundary { at: skip, masked });
+            let role = if masked { Role::Client } else { Role::Server };
+            assert_eq!(infer_sender(&buf[skip..]), Some(role));
+        }
+    }
+
+    #[test]
+    fn rejects_wrong_mask_for_role() {
+        let buf = frames(true);
+        assert_eq!(find_boundary(&buf, Some(Role::Server)), None);
+        assert_eq!(find_boundary(&buf, Some(Role::Client)).map(|b| b.at), Some(0));
+    }
+}
