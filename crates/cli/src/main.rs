@@ -37,6 +37,22 @@ enum Command {
     ReferenceServer(cmd_reference_server::Args),
 }
 
+/// Writes `text` to standard output. A closed pipe (`wsprobe ... | head`) is not an
+/// error worth a message: it surfaces as an `io::Error` of kind `BrokenPipe`, which
+/// `main` turns into a quiet exit.
+pub(crate) fn print_out(text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())?;
+    out.flush()
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain()
+        .filter_map(|c| c.downcast_ref::<std::io::Error>())
+        .any(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
@@ -48,6 +64,7 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(code) => code,
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("wsprobe: error: {e:#}");
             ExitCode::from(2)

@@ -126,10 +126,18 @@ pub struct FrameHeader {
     pub length_form: LengthForm,
     /// Declared payload length (never trusted for allocation).
     pub payload_len: u64,
-    /// Masking key, present when the MASK bit is set.
+    /// Masking key, present when the MASK bit is set (serialised as 8 hex digits).
+    #[serde(serialize_with = "key_hex")]
     pub mask_key: Option<[u8; 4]>,
     /// Header size in bytes (2 to 14); the payload starts at this offset.
     pub header_len: u8,
+}
+
+fn key_hex<S: serde::Serializer>(key: &Option<[u8; 4]>, s: S) -> Result<S::Ok, S::Error> {
+    match key {
+        Some(k) => s.serialize_str(&format!("{:02x}{:02x}{:02x}{:02x}", k[0], k[1], k[2], k[3])),
+        None => s.serialize_none(),
+    }
 }
 
 impl FrameHeader {
@@ -153,8 +161,11 @@ pub enum Parsed {
 
 type BitsIn<'a> = (&'a [u8], usize);
 
+/// FIN, RSV1, RSV2, RSV3, opcode, MASK, 7-bit length.
+type FirstTwo = (u8, u8, u8, u8, u8, u8, u8);
+
 /// First two bytes: FIN, RSV1-3, opcode, MASK, 7-bit length.
-fn first_two(i: BitsIn<'_>) -> IResult<BitsIn<'_>, (u8, u8, u8, u8, u8, u8, u8)> {
+fn first_two(i: BitsIn<'_>) -> IResult<BitsIn<'_>, FirstTwo> {
     (
         take_bits(1usize),
         take_bits(1usize),
@@ -168,7 +179,8 @@ fn first_two(i: BitsIn<'_>) -> IResult<BitsIn<'_>, (u8, u8, u8, u8, u8, u8, u8)>
 }
 
 fn header(input: &[u8]) -> IResult<&[u8], FrameHeader> {
-    let (rest, (fin, rsv1, rsv2, rsv3, opcode, mask, len7)) = nom::bits::bits(first_two).parse(input)?;
+    let (rest, (fin, rsv1, rsv2, rsv3, opcode, mask, len7)) =
+        nom::bits::bits(first_two).parse(input)?;
     let (rest, length_form, payload_len) = match len7 {
         126 => {
             let (rest, n) = be_u16(rest)?;
@@ -229,36 +241,66 @@ pub struct HeaderContext {
 /// Judges one header on its own (§5.1, §5.2, §5.5). `offset` is where the frame starts
 /// in the sender's stream. Message-level rules (fragmentation, RSV1 placement under
 /// permessage-deflate) are judged by the message assembler.
-pub fn header_violations(h: &FrameHeader, ctx: HeaderContext, offset: u64, out: &mut Vec<Violation>) {
+pub fn header_violations(
+    h: &FrameHeader,
+    ctx: HeaderContext,
+    offset: u64,
+    out: &mut Vec<Violation>,
+) {
     let v = |rule, detail: String| Violation::new(rule, ctx.sender, offset, detail);
     if h.opcode.is_reserved() {
-        out.push(v(Rule::FrameOpcodeReserved, format!("opcode 0x{:X}", h.opcode.0)));
+        out.push(v(
+            Rule::FrameOpcodeReserved,
+            format!("opcode 0x{:X}", h.opcode.0),
+        ));
     }
     let bad_rsv = h.rsv() & !ctx.rsv_allowed;
     if bad_rsv != 0 {
-        out.push(v(Rule::FrameRsvUnnegotiated, format!("RSV bits {:03b} set, none negotiated", bad_rsv)));
-    }
-    if h.length_form != LengthForm::minimal_for(h.payload_len & !(1 << 63)) {
         out.push(v(
-            Rule::FrameLengthNonMinimal,
-            format!("length {} encoded in the {}-bit form", h.payload_len, h.length_form.bits()),
+            Rule::FrameRsvUnnegotiated,
+            format!("RSV bits {bad_rsv:03b} set, not defined by any negotiated extension"),
         ));
     }
-    if h.length_form == LengthForm::Ext64 && h.payload_len >> 63 == 1 {
-        out.push(v(Rule::FrameLengthMsbSet, format!("64-bit length 0x{:016X}", h.payload_len)));
+    let msb_set = h.length_form == LengthForm::Ext64 && h.payload_len >> 63 == 1;
+    if !msb_set && h.length_form != LengthForm::minimal_for(h.payload_len) {
+        out.push(v(
+            Rule::FrameLengthNonMinimal,
+            format!(
+                "length {} encoded in the {}-bit form",
+                h.payload_len,
+                h.length_form.bits()
+            ),
+        ));
+    }
+    if msb_set {
+        out.push(v(
+            Rule::FrameLengthMsbSet,
+            format!("64-bit length 0x{:016X}", h.payload_len),
+        ));
     }
     if h.opcode.is_control() {
         if h.payload_len > 125 {
-            out.push(v(Rule::ControlPayloadTooLong, format!("{} payload of {} bytes", h.opcode, h.payload_len)));
+            out.push(v(
+                Rule::ControlPayloadTooLong,
+                format!("{} payload of {} bytes", h.opcode, h.payload_len),
+            ));
         }
         if !h.fin {
-            out.push(v(Rule::ControlFragmented, format!("{} frame with FIN=0", h.opcode)));
+            out.push(v(
+                Rule::ControlFragmented,
+                format!("{} frame with FIN=0", h.opcode),
+            ));
         }
     }
     if ctx.roles_known {
         match (ctx.sender, h.masked) {
-            (Role::Client, false) => out.push(v(Rule::MaskClientUnmasked, "client frame with MASK=0".into())),
-            (Role::Server, true) => out.push(v(Rule::MaskServerMasked, "server frame with MASK=1".into())),
+            (Role::Client, false) => out.push(v(
+                Rule::MaskClientUnmasked,
+                "client frame with MASK=0".into(),
+            )),
+            (Role::Server, true) => {
+                out.push(v(Rule::MaskServerMasked, "server frame with MASK=1".into()))
+            }
             _ => {}
         }
     }
@@ -274,12 +316,19 @@ mod tests {
         let bytes = [0x82, 0xFF, 0, 0, 0, 0, 0, 1, 0, 0, 1, 2, 3, 4];
         for cut in 0..bytes.len() {
             match parse_header(&bytes[..cut]) {
-                Parsed::Incomplete { needed } => assert!(needed >= 1 && cut + needed <= bytes.len(), "cut {cut}"),
+                Parsed::Incomplete { needed } => {
+                    assert!(needed >= 1 && cut + needed <= bytes.len(), "cut {cut}")
+                }
                 Parsed::Header(h) => panic!("complete at {cut}: {h:?}"),
             }
         }
-        let Parsed::Header(h) = parse_header(&bytes) else { panic!() };
-        assert_eq!((h.header_len, h.payload_len, h.mask_key), (14, 65536, Some([1, 2, 3, 4])));
+        let Parsed::Header(h) = parse_header(&bytes) else {
+            panic!()
+        };
+        assert_eq!(
+            (h.header_len, h.payload_len, h.mask_key),
+            (14, 65536, Some([1, 2, 3, 4]))
+        );
     }
 
     #[test]

@@ -5,8 +5,8 @@
 
 use crate::assembler::Assembler;
 use crate::deflate::{self, PmdConfig};
-use crate::extensions::Extension;
 use crate::event::Event;
+use crate::extensions::Extension;
 use crate::handshake::{self, Progress, Request};
 use crate::sync::find_boundary;
 use crate::{Dir, Role, Violation};
@@ -82,7 +82,10 @@ impl Session {
             stage: Stage::Http,
             http: Default::default(),
             requests: VecDeque::new(),
-            dirs: [Assembler::new(Role::Client, limits), Assembler::new(Role::Server, limits)],
+            dirs: [
+                Assembler::new(Role::Client, limits),
+                Assembler::new(Role::Server, limits),
+            ],
         }
     }
 
@@ -137,7 +140,10 @@ impl Session {
         if let Stage::Http = self.stage {
             // The handshake cannot be followed any more: decode what follows as frames
             // of unknown negotiation.
-            let offsets = [self.http[0].base + self.http[0].buf.len() as u64, self.http[1].base + self.http[1].buf.len() as u64];
+            let offsets = [
+                self.http[0].base + self.http[0].buf.len() as u64,
+                self.http[1].base + self.http[1].buf.len() as u64,
+            ];
             self.stage = Stage::WebSocket;
             for (a, pos) in self.dirs.iter_mut().zip(offsets) {
                 a.set_unknown_start();
@@ -145,6 +151,12 @@ impl Session {
             }
         }
         self.dirs[dir.index()].gap(len, out);
+    }
+
+    /// For a direction whose bytes end inside a frame header: the header bytes held
+    /// and how many more are needed at least.
+    pub fn pending_header(&self, dir: Dir) -> Option<(usize, usize)> {
+        self.dirs[dir.index()].pending_header()
     }
 
     /// Ends both directions: whatever is unfinished is reported as incomplete.
@@ -179,26 +191,41 @@ impl Session {
         }
         match handshake::parse_request(&h.buf) {
             Ok(Progress::Partial) => false,
-            Ok(Progress::Complete { value: req, consumed }) => {
+            Ok(Progress::Complete {
+                value: req,
+                consumed,
+            }) => {
                 let offset = h.base;
                 h.buf.drain(..consumed);
                 h.base += consumed as u64;
                 if req.is_upgrade() {
                     for (rule, detail) in handshake::check_request(&req) {
-                        out.push(Event::Violation(Violation::new(rule, Role::Client, offset, detail)));
+                        out.push(Event::Violation(Violation::new(
+                            rule,
+                            Role::Client,
+                            offset,
+                            detail,
+                        )));
                     }
                     h.hold = true;
                 } else {
                     h.skip = content_length(req.header("content-length"));
                 }
-                out.push(Event::Request { offset, request: req.clone() });
+                out.push(Event::Request {
+                    offset,
+                    request: req.clone(),
+                });
                 if self.requests.len() < 32 {
                     self.requests.push_back(req);
                 }
                 true
             }
             Err(e) => {
-                out.push(Event::HttpError { dir: Dir::C2S, offset: h.base + e.offset as u64, message: e.message });
+                out.push(Event::HttpError {
+                    dir: Dir::C2S,
+                    offset: h.base + e.offset as u64,
+                    message: e.message,
+                });
                 h.hold = true;
                 h.buf = Vec::new();
                 false
@@ -213,7 +240,10 @@ impl Session {
         }
         match handshake::parse_response(&h.buf) {
             Ok(Progress::Partial) => false,
-            Ok(Progress::Complete { value: resp, consumed }) => {
+            Ok(Progress::Complete {
+                value: resp,
+                consumed,
+            }) => {
                 let offset = h.base;
                 h.buf.drain(..consumed);
                 h.base += consumed as u64;
@@ -222,13 +252,20 @@ impl Session {
                 let negotiated = upgrade.map(|req| {
                     let (neg, problems) = handshake::check_response(req, &resp);
                     for (rule, detail) in problems {
-                        out.push(Event::Violation(Violation::new(rule, Role::Server, offset, detail)));
+                        out.push(Event::Violation(Violation::new(
+                            rule,
+                            Role::Server,
+                            offset,
+                            detail,
+                        )));
                     }
                     neg
                 });
                 let switching = resp.status == 101 && upgrade.is_some();
                 let pmd = match (switching, upgrade, &negotiated) {
-                    (true, Some(req), Some(neg)) => negotiate_pmd(req, &neg.extensions, offset, out),
+                    (true, Some(req), Some(neg)) => {
+                        negotiate_pmd(req, &neg.extensions, offset, out)
+                    }
                     _ => None,
                 };
                 if !switching {
@@ -236,14 +273,22 @@ impl Session {
                     // The client may try again (or go on with plain HTTP).
                     self.http[0].hold = false;
                 }
-                out.push(Event::Response { offset, response: resp, negotiated });
+                out.push(Event::Response {
+                    offset,
+                    response: resp,
+                    negotiated,
+                });
                 if switching {
                     self.establish(pmd, out);
                 }
                 true
             }
             Err(e) => {
-                out.push(Event::HttpError { dir: Dir::S2C, offset: h.base + e.offset as u64, message: e.message });
+                out.push(Event::HttpError {
+                    dir: Dir::S2C,
+                    offset: h.base + e.offset as u64,
+                    message: e.message,
+                });
                 h.hold = true;
                 h.buf = Vec::new();
                 false
@@ -266,32 +311,43 @@ impl Session {
 }
 
 /// Applies the server's permessage-deflate answer, reporting what is wrong with it.
-fn negotiate_pmd(req: &Request, selected: &[Extension], offset: u64, out: &mut Vec<Event>) -> Option<PmdConfig> {
+fn negotiate_pmd(
+    req: &Request,
+    selected: &[Extension],
+    offset: u64,
+    out: &mut Vec<Event>,
+) -> Option<PmdConfig> {
     let is_pmd = |e: &&Extension| e.name.eq_ignore_ascii_case(deflate::NAME);
     let ext = selected.iter().find(is_pmd)?;
-    let offers: Vec<Extension> = req.offered_extensions().unwrap_or_default().into_iter().filter(|e| is_pmd(&e)).collect();
+    let offers: Vec<Extension> = req
+        .offered_extensions()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|e| is_pmd(&e))
+        .collect();
     match deflate::accept_response(&offers, ext) {
         Ok(cfg) => Some(cfg),
         Err(problems) => {
             for (rule, detail) in problems {
-                out.push(Event::Violation(Violation::new(rule, Role::Server, offset, detail)));
+                out.push(Event::Violation(Violation::new(
+                    rule,
+                    Role::Server,
+                    offset,
+                    detail,
+                )));
             }
             // Decode as the server said it would compress, as far as that is defined.
-            deflate::parse_params(ext).ok().map(|p| PmdConfig {
-                server_no_context_takeover: p.server_no_context_takeover,
-                client_no_context_takeover: p.client_no_context_takeover,
-                server_max_window_bits: p.server_max_window_bits.unwrap_or(15),
-                client_max_window_bits: match p.client_max_window_bits {
-                    Some(deflate::ClientBits::Bits(b)) => b,
-                    _ => 15,
-                },
-            })
+            deflate::parse_params(ext)
+                .ok()
+                .map(|p| PmdConfig::from_params(&p))
         }
     }
 }
 
 fn content_length(v: Option<&[u8]>) -> u64 {
-    v.and_then(|v| std::str::from_utf8(v).ok()).and_then(|s| s.trim().parse().ok()).unwrap_or(0)
+    v.and_then(|v| std::str::from_utf8(v).ok())
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(0)
 }
 
 /// Used by [`Assembler`] when bytes are lost: finds where to start decoding again.

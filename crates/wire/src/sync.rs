@@ -2,8 +2,8 @@
 //! beginning is unknown (a capture that started mid-connection, or bytes lost in
 //! capture). A boundary is accepted only when it is proved by the bytes after it.
 
-use crate::frame::{FrameHeader, LengthForm, Parsed, parse_header};
 use crate::Role;
+use crate::frame::{FrameHeader, LengthForm, Parsed, parse_header};
 
 /// Longest frame payload the heuristic believes (1 GiB): longer declared lengths in a
 /// candidate header are taken as evidence that it is not a header.
@@ -77,12 +77,15 @@ pub fn infer_sender(buf: &[u8]) -> Option<Role> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::encode::FrameSpec;
     use crate::OpCode;
+    use crate::encode::FrameSpec;
 
     fn frames(masked: bool) -> Vec<u8> {
         let mut out = Vec::new();
-        for (i, p) in ["hello", "", "a much longer message payload"].iter().enumerate() {
+        for (i, p) in ["hello", "", "a much longer message payload"]
+            .iter()
+            .enumerate()
+        {
             let mut f = FrameSpec::new(OpCode::TEXT, p.as_bytes().to_vec());
             if masked {
                 f = f.masked([i as u8, 7, 9, 200]);
@@ -109,6 +112,9 @@ mod tests {
     fn rejects_wrong_mask_for_role() {
         let buf = frames(true);
         assert_eq!(find_boundary(&buf, Some(Role::Server)), None);
-        assert_eq!(find_boundary(&buf, Some(Role::Client)).map(|b| b.at), Some(0));
+        assert_eq!(
+            find_boundary(&buf, Some(Role::Client)).map(|b| b.at),
+            Some(0)
+        );
     }
 }

@@ -338,6 +338,16 @@ fn response_vectors() {
         12
     );
 
+    // Names match ASCII case-insensitively, like the session's matching.
+    let upper = Extension {
+        name: NAME.to_uppercase(),
+        params: vec![],
+    };
+    assert_eq!(
+        accept_response(std::slice::from_ref(&upper), &upper),
+        Ok(PmdConfig::default())
+    );
+    assert!(answer_offers(&[upper]).is_some());
     // A response naming another extension, and an invalid response.
     let e = accept_response(
         &[ext("")],

@@ -20,7 +20,9 @@ fn examples() -> Vec<Example> {
         },
         Example {
             name: "single-frame masked text",
-            bytes: vec![0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58],
+            bytes: vec![
+                0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58,
+            ],
             spec: FrameSpec::new(OpCode::TEXT, *b"Hello").masked(key),
         },
         Example {
@@ -40,16 +42,26 @@ fn examples() -> Vec<Example> {
         },
         Example {
             name: "masked pong",
-            bytes: vec![0x8a, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58],
+            bytes: vec![
+                0x8a, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58,
+            ],
             spec: FrameSpec::new(OpCode::PONG, *b"Hello").masked(key),
         },
     ];
     let mut b256 = vec![0x82, 0x7E, 0x01, 0x00];
     b256.extend(vec![0xAB; 256]);
-    v.push(Example { name: "256-byte binary", bytes: b256, spec: FrameSpec::new(OpCode::BINARY, vec![0xAB; 256]) });
+    v.push(Example {
+        name: "256-byte binary",
+        bytes: b256,
+        spec: FrameSpec::new(OpCode::BINARY, vec![0xAB; 256]),
+    });
     let mut b64k = vec![0x82, 0x7F, 0, 0, 0, 0, 0, 1, 0, 0];
     b64k.extend(vec![0xCD; 65536]);
-    v.push(Example { name: "64KiB binary", bytes: b64k, spec: FrameSpec::new(OpCode::BINARY, vec![0xCD; 65536]) });
+    v.push(Example {
+        name: "64KiB binary",
+        bytes: b64k,
+        spec: FrameSpec::new(OpCode::BINARY, vec![0xCD; 65536]),
+    });
     v
 }
 
@@ -63,11 +75,18 @@ fn section_5_7_encode_byte_exact() {
 #[test]
 fn section_5_7_decode_fields() {
     for ex in examples() {
-        let Parsed::Header(h) = parse_header(&ex.bytes) else { panic!("{}: incomplete", ex.name) };
+        let Parsed::Header(h) = parse_header(&ex.bytes) else {
+            panic!("{}: incomplete", ex.name)
+        };
         assert_eq!(h.fin, ex.spec.fin, "{}", ex.name);
         assert_eq!(h.opcode, ex.spec.opcode, "{}", ex.name);
         assert_eq!(h.payload_len, ex.spec.payload.len() as u64, "{}", ex.name);
-        assert_eq!(usize::from(h.header_len) + ex.spec.payload.len(), ex.bytes.len(), "{}", ex.name);
+        assert_eq!(
+            usize::from(h.header_len) + ex.spec.payload.len(),
+            ex.bytes.len(),
+            "{}",
+            ex.name
+        );
         assert_eq!(h.masked, h.mask_key.is_some(), "{}", ex.name);
     }
 }
@@ -82,32 +101,93 @@ fn run(dir: Dir, bytes: &[u8]) -> Vec<Event> {
 
 #[test]
 fn masked_hello_from_client_is_a_clean_text_message() {
-    let ev = run(Dir::C2S, &[0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58]);
-    let msgs: Vec<_> = ev.iter().filter_map(|e| if let Event::Message(m) = e { Some(m) } else { None }).collect();
+    let ev = run(
+        Dir::C2S,
+        &[
+            0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58,
+        ],
+    );
+    let msgs: Vec<_> = ev
+        .iter()
+        .filter_map(|e| {
+            if let Event::Message(m) = e {
+                Some(m)
+            } else {
+                None
+            }
+        })
+        .collect();
     assert_eq!(msgs.len(), 1);
     assert_eq!(msgs[0].payload, b"Hello");
-    assert!(!ev.iter().any(|e| matches!(e, Event::Violation(_))), "{ev:?}");
+    assert!(
+        !ev.iter().any(|e| matches!(e, Event::Violation(_))),
+        "{ev:?}"
+    );
 }
 
 #[test]
 fn fragmented_hello_from_server_reassembles() {
-    let ev = run(Dir::S2C, &[0x01, 0x03, 0x48, 0x65, 0x6c, 0x80, 0x02, 0x6c, 0x6f]);
-    let msgs: Vec<_> = ev.iter().filter_map(|e| if let Event::Message(m) = e { Some(m) } else { None }).collect();
-    assert_eq!((msgs.len(), msgs[0].payload.as_slice(), msgs[0].frames), (1, &b"Hello"[..], 2));
-    assert!(!ev.iter().any(|e| matches!(e, Event::Violation(_))), "{ev:?}");
+    let ev = run(
+        Dir::S2C,
+        &[0x01, 0x03, 0x48, 0x65, 0x6c, 0x80, 0x02, 0x6c, 0x6f],
+    );
+    let msgs: Vec<_> = ev
+        .iter()
+        .filter_map(|e| {
+            if let Event::Message(m) = e {
+                Some(m)
+            } else {
+                None
+            }
+        })
+        .collect();
+    assert_eq!(
+        (msgs.len(), msgs[0].payload.as_slice(), msgs[0].frames),
+        (1, &b"Hello"[..], 2)
+    );
+    assert!(
+        !ev.iter().any(|e| matches!(e, Event::Violation(_))),
+        "{ev:?}"
+    );
 }
 
 #[test]
 fn same_frames_from_the_wrong_side_break_the_masking_rule() {
-    let ev = run(Dir::S2C, &[0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58]);
-    let rules: Vec<_> = ev.iter().filter_map(|e| if let Event::Violation(v) = e { Some(v.rule.id()) } else { None }).collect();
+    let ev = run(
+        Dir::S2C,
+        &[
+            0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58,
+        ],
+    );
+    let rules: Vec<_> = ev
+        .iter()
+        .filter_map(|e| {
+            if let Event::Violation(v) = e {
+                Some(v.rule.id())
+            } else {
+                None
+            }
+        })
+        .collect();
     assert_eq!(rules, vec!["mask.server-masked"]);
     let ev = run(Dir::C2S, &[0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f]);
-    let rules: Vec<_> = ev.iter().filter_map(|e| if let Event::Violation(v) = e { Some(v.rule.id()) } else { None }).collect();
+    let rules: Vec<_> = ev
+        .iter()
+        .filter_map(|e| {
+            if let Event::Violation(v) = e {
+                Some(v.rule.id())
+            } else {
+                None
+            }
+        })
+        .collect();
     assert_eq!(rules, vec!["mask.client-unmasked"]);
 }
 
 #[test]
 fn section_1_3_accept_key() {
-    assert_eq!(wsprobe_wire::handshake::accept_key("dGhlIHNhbXBsZSBub25jZQ=="), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+    assert_eq!(
+        wsprobe_wire::handshake::accept_key("dGhlIHNhbXBsZSBub25jZQ=="),
+        "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+    );
 }

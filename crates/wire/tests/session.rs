@@ -24,7 +24,9 @@ fn transcript() -> (Vec<u8>, Vec<u8>) {
     .into_bytes();
     let key = [1, 2, 3, 4];
     let frames_c = [
-        FrameSpec::new(OpCode::TEXT, *b"frag-one ").fin(false).masked(key),
+        FrameSpec::new(OpCode::TEXT, *b"frag-one ")
+            .fin(false)
+            .masked(key),
         FrameSpec::new(OpCode::PING, *b"mid").masked(key),
         FrameSpec::new(OpCode::CONTINUATION, *b"frag-two").masked(key),
         FrameSpec::new(OpCode::BINARY, vec![0u8; 300]).masked(key),
@@ -72,7 +74,13 @@ fn run(c2s: &[u8], s2c: &[u8], cuts: &[usize]) -> Vec<Event> {
 
 fn violations(ev: &[Event]) -> Vec<(&'static str, Dir)> {
     ev.iter()
-        .filter_map(|e| if let Event::Violation(v) = e { Some((v.rule.id(), v.by.sends())) } else { None })
+        .filter_map(|e| {
+            if let Event::Violation(v) = e {
+                Some((v.rule.id(), v.by.sends()))
+            } else {
+                None
+            }
+        })
         .collect()
 }
 
@@ -81,16 +89,38 @@ fn whole_conversation() {
     let (c2s, s2c) = transcript();
     let ev = run(&c2s, &s2c, &[]);
     assert!(ev.iter().any(|e| matches!(e, Event::Established)));
-    let msgs: Vec<_> = ev.iter().filter_map(|e| if let Event::Message(m) = e { Some(m) } else { None }).collect();
-    let c: Vec<_> = msgs.iter().filter(|m| m.dir == Dir::C2S).map(|m| (m.opcode, m.len, m.frames)).collect();
+    let msgs: Vec<_> = ev
+        .iter()
+        .filter_map(|e| {
+            if let Event::Message(m) = e {
+                Some(m)
+            } else {
+                None
+            }
+        })
+        .collect();
+    let c: Vec<_> = msgs
+        .iter()
+        .filter(|m| m.dir == Dir::C2S)
+        .map(|m| (m.opcode, m.len, m.frames))
+        .collect();
     assert_eq!(
         c,
-        vec![(OpCode::PING, 3, 1), (OpCode::TEXT, 17, 2), (OpCode::BINARY, 300, 1), (OpCode::TEXT, 4, 1), (OpCode::CLOSE, 5, 1)]
+        vec![
+            (OpCode::PING, 3, 1),
+            (OpCode::TEXT, 17, 2),
+            (OpCode::BINARY, 300, 1),
+            (OpCode::TEXT, 4, 1),
+            (OpCode::CLOSE, 5, 1)
+        ]
     );
     let s: Vec<_> = msgs.iter().filter(|m| m.dir == Dir::S2C).collect();
     assert_eq!(s[0].payload, "κόσμε κόσμε κόσμε".as_bytes());
     assert!(s[0].compressed && s[0].frames == 2);
-    assert_eq!((s[1].opcode, s[2].opcode, s[2].len, s[2].compressed), (OpCode::PONG, OpCode::BINARY, 5000, true));
+    assert_eq!(
+        (s[1].opcode, s[2].opcode, s[2].len, s[2].compressed),
+        (OpCode::PONG, OpCode::BINARY, 5000, true)
+    );
     assert_eq!(s.last().unwrap().close.as_ref().unwrap().code, Some(1005));
     assert_eq!(
         violations(&ev),
@@ -106,12 +136,32 @@ fn whole_conversation() {
 fn utf8_violation_points_at_the_failing_byte() {
     let (c2s, s2c) = transcript();
     let ev = run(&c2s, &s2c, &[]);
-    let v = ev.iter().find_map(|e| if let Event::Violation(v) = e { Some(v) } else { None }).unwrap();
+    let v = ev
+        .iter()
+        .find_map(|e| {
+            if let Event::Violation(v) = e {
+                Some(v)
+            } else {
+                None
+            }
+        })
+        .unwrap();
     // The bad text frame: header (6 bytes incl. key) + 'a' + ED, then A0 fails.
     let frame_start = ev
         .iter()
-        .filter_map(|e| if let Event::Frame(f) = e { Some(f) } else { None })
-        .filter(|f| f.dir == Dir::C2S && f.header.opcode == OpCode::TEXT && f.header.fin && f.header.payload_len == 4)
+        .filter_map(|e| {
+            if let Event::Frame(f) = e {
+                Some(f)
+            } else {
+                None
+            }
+        })
+        .filter(|f| {
+            f.dir == Dir::C2S
+                && f.header.opcode == OpCode::TEXT
+                && f.header.fin
+                && f.header.payload_len == 4
+        })
         .map(|f| f.offset)
         .next()
         .unwrap();

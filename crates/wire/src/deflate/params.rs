@@ -13,6 +13,12 @@ const CLIENT_NCT: &str = "client_no_context_takeover";
 const SERVER_MWB: &str = "server_max_window_bits";
 const CLIENT_MWB: &str = "client_max_window_bits";
 
+/// Whether an element names this extension (ASCII case-insensitively, as the
+/// session matches it).
+fn is_pmd(e: &Extension) -> bool {
+    e.name.eq_ignore_ascii_case(NAME)
+}
+
 /// The window size used when no `*_max_window_bits` was agreed (32,768 bytes,
 /// RFC 7692 §7.1.2.1 / §7.1.2.2).
 const DEFAULT_BITS: u8 = 15;
@@ -68,7 +74,8 @@ fn parse_bits(v: &str) -> Result<u8, String> {
 /// [`ClientBits::NoValue`]: it is legal in an offer only, and
 /// [`accept_response`] rejects it in a response.
 ///
-/// The element's name is not checked. On failure every problem found is listed,
+/// The element's name is not checked. Parameter names are matched exactly (they
+/// are defined in lower case). On failure every problem found is listed,
 /// each as `(Rule::PmdParamInvalid, detail)`.
 pub fn parse_params(ext: &Extension) -> Result<PmdParams, Vec<(Rule, String)>> {
     let mut p = PmdParams::default();
@@ -173,8 +180,10 @@ impl Default for PmdConfig {
 }
 
 impl PmdConfig {
-    /// The configuration the agreed parameters of a response `r` describe.
-    fn from_response(r: &PmdParams) -> Self {
+    /// The configuration the agreed parameters `r` (a server's response)
+    /// describe: absent window bits, or a value-less `client_max_window_bits`,
+    /// mean 15.
+    pub fn from_params(r: &PmdParams) -> Self {
         PmdConfig {
             server_no_context_takeover: r.server_no_context_takeover,
             client_no_context_takeover: r.client_no_context_takeover,
@@ -244,7 +253,7 @@ pub fn accept_response(
     offers: &[Extension],
     response: &Extension,
 ) -> Result<PmdConfig, Vec<(Rule, String)>> {
-    if response.name != NAME {
+    if !is_pmd(response) {
         return Err(vec![(
             Rule::PmdResponseMismatch,
             format!("response element is {:?}, not {NAME}", response.name),
@@ -265,13 +274,13 @@ pub fn accept_response(
     };
     let mut reasons = Vec::new();
     let mut n = 0;
-    for offer in offers.iter().filter(|o| o.name == NAME) {
+    for offer in offers.iter().filter(|o| is_pmd(o)) {
         n += 1;
         match parse_params(offer) {
             Ok(o) => {
                 let why = incompatibilities(&o, &r);
                 if why.is_empty() {
-                    return Ok(PmdConfig::from_response(&r));
+                    return Ok(PmdConfig::from_params(&r));
                 }
                 reasons.push(format!("offer {n}: {}", why.join(", ")));
             }
@@ -295,7 +304,7 @@ pub fn accept_response(
 /// `client_max_window_bits` when the offer gave it a value (a value-less one is
 /// left out of the answer, i.e. 15).
 pub fn answer_offers(offers: &[Extension]) -> Option<(Extension, PmdConfig)> {
-    offers.iter().filter(|o| o.name == NAME).find_map(|o| {
+    offers.iter().filter(|o| is_pmd(o)).find_map(|o| {
         let o = parse_params(o).ok()?;
         let r = PmdParams {
             client_max_window_bits: match o.client_max_window_bits {
@@ -304,6 +313,6 @@ pub fn answer_offers(offers: &[Extension]) -> Option<(Extension, PmdConfig)> {
             },
             ..o
         };
-        Some((format_params(&r), PmdConfig::from_response(&r)))
+        Some((format_params(&r), PmdConfig::from_params(&r)))
     })
 }
