@@ -161,16 +161,13 @@ pub enum Parsed {
 
 type BitsIn<'a> = (&'a [u8], usize);
 
-/// FIN, RSV1, RSV2, RSV3, opcode, MASK, 7-bit length.
-type FirstTwo = (u8, u8, u8, u8, u8, u8, u8);
+/// FIN+RSV1-3 (4 bits), opcode (4 bits), MASK (1 bit), 7-bit length.
+type FirstTwo = (u8, u8, u8, u8);
 
 /// First two bytes: FIN, RSV1-3, opcode, MASK, 7-bit length.
 fn first_two(i: BitsIn<'_>) -> IResult<BitsIn<'_>, FirstTwo> {
     (
-        take_bits(1usize),
-        take_bits(1usize),
-        take_bits(1usize),
-        take_bits(1usize),
+        take_bits(4usize),
         take_bits(4usize),
         take_bits(1usize),
         take_bits(7usize),
@@ -179,8 +176,7 @@ fn first_two(i: BitsIn<'_>) -> IResult<BitsIn<'_>, FirstTwo> {
 }
 
 fn header(input: &[u8]) -> IResult<&[u8], FrameHeader> {
-    let (rest, (fin, rsv1, rsv2, rsv3, opcode, mask, len7)) =
-        nom::bits::bits(first_two).parse(input)?;
+    let (rest, (flags, opcode, mask, len7)) = nom::bits::bits(first_two).parse(input)?;
     let (rest, length_form, payload_len) = match len7 {
         126 => {
             let (rest, n) = be_u16(rest)?;
@@ -202,10 +198,10 @@ fn header(input: &[u8]) -> IResult<&[u8], FrameHeader> {
     Ok((
         rest,
         FrameHeader {
-            fin: fin == 1,
-            rsv1: rsv1 == 1,
-            rsv2: rsv2 == 1,
-            rsv3: rsv3 == 1,
+            fin: flags & 0b1000 != 0,
+            rsv1: flags & 0b0100 != 0,
+            rsv2: flags & 0b0010 != 0,
+            rsv3: flags & 0b0001 != 0,
             opcode: OpCode(opcode),
             masked: mask == 1,
             length_form,

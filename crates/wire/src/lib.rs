@@ -12,6 +12,8 @@ pub mod encode;
 pub mod event;
 pub mod extensions;
 pub mod frame;
+#[doc(hidden)]
+pub mod fuzz;
 pub mod handshake;
 pub mod mask;
 pub mod role;

@@ -72,6 +72,8 @@ pub struct Session {
     http: [HttpDir; 2],
     requests: VecDeque<Request>,
     dirs: [Assembler; 2],
+    /// permessage-deflate as applied to frames (negotiated, or given to `established`).
+    pmd: Option<PmdConfig>,
 }
 
 impl Session {
@@ -86,6 +88,7 @@ impl Session {
                 Assembler::new(Role::Client, limits),
                 Assembler::new(Role::Server, limits),
             ],
+            pmd: None,
         }
     }
 
@@ -93,6 +96,7 @@ impl Session {
     pub fn established(limits: Limits, est: Established) -> Self {
         let mut s = Session::new(limits);
         s.stage = Stage::WebSocket;
+        s.pmd = est.pmd;
         for a in &mut s.dirs {
             a.set_negotiated(est.pmd.as_ref());
         }
@@ -115,6 +119,13 @@ impl Session {
     /// Whether frames are being decoded (the handshake completed with 101, or was never expected).
     pub fn is_established(&self) -> bool {
         matches!(self.stage, Stage::WebSocket)
+    }
+
+    /// The permessage-deflate configuration frames are decoded with: what the handshake
+    /// negotiated (once established) or what [`Session::established`] was given. `None`
+    /// for no compression, and for a mid-stream session (whose extensions are unknown).
+    pub fn pmd(&self) -> Option<PmdConfig> {
+        self.pmd
     }
 
     /// Feeds the next bytes of one direction.
@@ -298,6 +309,7 @@ impl Session {
 
     fn establish(&mut self, pmd: Option<PmdConfig>, out: &mut Vec<Event>) {
         self.stage = Stage::WebSocket;
+        self.pmd = pmd;
         out.push(Event::Established);
         for (i, a) in self.dirs.iter_mut().enumerate() {
             a.set_negotiated(pmd.as_ref());

@@ -68,6 +68,83 @@ fn chain_from(buf: &[u8], at: usize, sender: Option<Role>) -> Option<bool> {
     }
 }
 
+/// How much a byte stream whose start is unknown looks like WebSocket frames: the
+/// first chain [`find_boundary`] proves whose frames also pass content checks, and its
+/// length. A dissector weighs it before it calls a connection WebSocket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Evidence {
+    /// Offset in `buf` of the chain's first frame.
+    pub at: usize,
+    /// Whether its frames are masked (so, sent by a client).
+    pub masked: bool,
+    /// Frames of the chain complete in `buf`.
+    pub frames: usize,
+    /// Whether the last complete frame ends exactly at the end of `buf`.
+    pub to_end: bool,
+}
+
+/// Finds the first proved chain of frames in `buf` (see [`find_boundary`]) whose
+/// payloads are also believable: the payload of an uncompressed text frame must not
+/// be invalid UTF-8 (as far as it is in `buf`), and a Close body must not be one byte
+/// long. Returns it with the number of its complete frames.
+pub fn evidence(buf: &[u8], sender: Option<Role>) -> Option<Evidence> {
+    let mut from = 0;
+    while from < buf.len() {
+        let b = find_boundary(&buf[from..], sender)?;
+        let at = from + b.at;
+        if let Some((frames, to_end)) = count_believable(buf, at) {
+            return Some(Evidence {
+                at,
+                masked: b.masked,
+                frames,
+                to_end,
+            });
+        }
+        from = at + 1;
+    }
+    None
+}
+
+/// Follows the chain from `at` (already proved plausible): the number of complete
+/// frames and whether the last one ends at the end of `buf`; `None` when a payload
+/// is not believable.
+fn count_believable(buf: &[u8], at: usize) -> Option<(usize, bool)> {
+    let mut pos = at;
+    let mut frames = 0;
+    while let Parsed::Header(h) = parse_header(&buf[pos..]) {
+        let start = pos + usize::from(h.header_len);
+        let avail = (buf.len() - start) as u64;
+        let n = h.payload_len.min(avail) as usize;
+        if !payload_believable(&h, &buf[start..start + n]) {
+            return None;
+        }
+        if h.payload_len > avail {
+            break;
+        }
+        frames += 1;
+        pos = start + n;
+        if pos == buf.len() {
+            return Some((frames, true));
+        }
+    }
+    Some((frames, false))
+}
+
+fn payload_believable(h: &FrameHeader, payload: &[u8]) -> bool {
+    use crate::OpCode;
+    if h.opcode == OpCode::CLOSE && h.payload_len == 1 {
+        return false;
+    }
+    if h.opcode != OpCode::TEXT || h.rsv1 {
+        return true;
+    }
+    let mut bytes = payload.to_vec();
+    if let Some(key) = h.mask_key {
+        crate::mask::apply_mask(&mut bytes, key, 0);
+    }
+    crate::utf8::Utf8Validator::new().feed(&bytes).is_ok()
+}
+
 /// Infers which endpoint sent `buf` (a prefix of one direction of a connection whose
 /// handshake was not seen) from the MASK bit of the frames found in it.
 pub fn infer_sender(buf: &[u8]) -> Option<Role> {
@@ -106,6 +183,27 @@ mod tests {
             let role = if masked { Role::Client } else { Role::Server };
             assert_eq!(infer_sender(&buf[skip..]), Some(role));
         }
+    }
+
+    #[test]
+    fn evidence_counts_frames_and_skips_unbelievable_text() {
+        let mut buf = vec![0x81, 0x02, 0xC3, 0x28]; // text frame with invalid UTF-8
+        let skip = buf.len();
+        buf.extend(frames(false));
+        let e = evidence(&buf, None).unwrap();
+        assert_eq!(
+            e,
+            Evidence {
+                at: skip,
+                masked: false,
+                frames: 3,
+                to_end: true
+            }
+        );
+        let masked = frames(true);
+        let e = evidence(&masked[..masked.len() - 3], Some(Role::Client)).unwrap();
+        assert_eq!((e.at, e.masked, e.frames, e.to_end), (0, true, 2, false));
+        assert_eq!(evidence(b"SSH-2.0-OpenSSH_9.6\r\n", None), None);
     }
 
     #[test]

@@ -1,0 +1,469 @@
+//! The connection table: packets in, connection and stream events out.
+
+use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
+
+use crate::capture::{LinkType, Packet};
+use crate::events::{CloseReason, ConnId, FlowEvent, Side};
+use crate::reassembly::{SegIn, Stream, StreamEvent};
+use crate::tcp::{Decoded, TcpSegment, decode_packet};
+
+/// Flow table settings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FlowConfig {
+    /// A connection without packets for longer than this (in capture time) is
+    /// flushed and closed with [`CloseReason::Idle`]. Default 300 s.
+    pub idle_timeout_ns: i64,
+    /// Cap on the out-of-order bytes buffered per direction; passing it gives up
+    /// the first hole ([`GapReason::BufferCap`](crate::GapReason::BufferCap)). Default 4 MiB.
+    pub max_buffered_per_dir: usize,
+    /// Most connections tracked at once; when full, the idlest ~1.5% (at least
+    /// one) are evicted, closed ones first. Default 100 000.
+    pub max_flows: usize,
+    /// Delivered bytes remembered per direction to detect retransmissions whose
+    /// content differs from what was delivered. Default 2048; 0 disables.
+    pub conflict_window: usize,
+}
+
+impl Default for FlowConfig {
+    fn default() -> Self {
+        FlowConfig {
+            idle_timeout_ns: 300_000_000_000,
+            max_buffered_per_dir: 4 << 20,
+            max_flows: 100_000,
+            conflict_window: 2048,
+        }
+    }
+}
+
+/// Counters kept by the [`FlowTable`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FlowStats {
+    /// Packets pushed.
+    pub packets: u64,
+    /// TCP segments decoded.
+    pub tcp_packets: u64,
+    /// IP packets of other protocols and non-IP frames.
+    pub non_tcp_packets: u64,
+    /// IP fragments skipped (not reassembled).
+    pub ip_fragments_skipped: u64,
+    /// Packets on a link type that is not supported.
+    pub unsupported_link_packets: u64,
+    /// Packets with malformed or truncated link/IP/TCP headers.
+    pub malformed_packets: u64,
+    /// TCP segments that belong to no connection: a RST for an unknown 4-tuple,
+    /// or late segments of a closed connection.
+    pub ignored_tcp_packets: u64,
+    /// Connections opened.
+    pub flows_opened: u64,
+    /// Connections closed by idle timeout.
+    pub flows_idle: u64,
+    /// Connections evicted because the table was full.
+    pub flows_evicted: u64,
+    /// Stream bytes delivered in `Data` events.
+    pub bytes: u64,
+    /// `Gap` events.
+    pub gaps: u64,
+    /// Bytes covered by `Gap` events.
+    pub gap_bytes: u64,
+    /// Overlaps whose bytes conflicted with the ones kept.
+    pub conflicts: u64,
+}
+
+struct Conn {
+    id: ConnId,
+    initiator: SocketAddr,
+    /// ISN of the initiator's SYN, if seen.
+    isn: Option<u32>,
+    streams: [Stream; 2],
+    closed: bool,
+    last_ts: i64,
+}
+
+type Key = (SocketAddr, SocketAddr);
+
+/// Tracks TCP connections and reassembles both directions of each.
+///
+/// The table works on packet timestamps only (never the clock), so results are
+/// the same on every run. Events of several connections that end at once (idle
+/// sweep, eviction, [`finish`](FlowTable::finish)) come in [`ConnId`] order.
+pub struct FlowTable {
+    cfg: FlowConfig,
+    conns: HashMap<Key, Conn>,
+    next_id: u64,
+    stats: FlowStats,
+    warned_links: HashSet<(u32, LinkType)>,
+    last_sweep: Option<i64>,
+    last_packet: u64,
+    last_ts: i64,
+}
+
+impl std::fmt::Debug for FlowTable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FlowTable")
+            .field("cfg", &self.cfg)
+            .field("active", &self.conns.len())
+            .field("stats", &self.stats)
+            .finish_non_exhaustive()
+    }
+}
+
+type Sink<'s> = &'s mut dyn FnMut(FlowEvent<'_>);
+
+/// Forwards a stream's events as flow events and counts them.
+fn forward<'s>(
+    conn: ConnId,
+    side: Side,
+    stats: &'s mut FlowStats,
+    sink: &'s mut dyn FnMut(FlowEvent<'_>),
+) -> impl FnMut(StreamEvent<'_>) + 's {
+    move |e| match e {
+        StreamEvent::Data {
+            offset,
+            data,
+            packet,
+            ts,
+        } => {
+            stats.bytes += data.len() as u64;
+            sink(FlowEvent::Data {
+                conn,
+                side,
+                offset,
+                data,
+                packet,
+                ts_nanos: ts,
+            });
+        }
+        StreamEvent::Gap {
+            offset,
+            len,
+            reason,
+            packet,
+            ts,
+        } => {
+            stats.gaps += 1;
+            stats.gap_bytes += len;
+            sink(FlowEvent::Gap {
+                conn,
+                side,
+                offset,
+                len,
+                reason,
+                packet,
+                ts_nanos: ts,
+            });
+        }
+        StreamEvent::Conflict {
+            offset,
+            len,
+            packet,
+        } => {
+            stats.conflicts += 1;
+            let who = match side {
+                Side::Initiator => "initiator",
+                Side::Responder => "responder",
+            };
+            sink(FlowEvent::Warning {
+                conn: Some(conn),
+                packet,
+                message: format!(
+                    "{who} bytes at stream offset {offset} ({len} bytes) arrived again with different content; kept the bytes received first"
+                ),
+            });
+        }
+    }
+}
+
+const SIDES: [Side; 2] = [Side::Initiator, Side::Responder];
+
+fn idx(side: Side) -> usize {
+    match side {
+        Side::Initiator => 0,
+        Side::Responder => 1,
+    }
+}
+
+impl Conn {
+    fn anchor_pending(&mut self, side: Side, stats: &mut FlowStats, sink: Sink<'_>) {
+        let mut f = forward(self.id, side, stats, sink);
+        if let Some(s) = self.streams.get_mut(idx(side)) {
+            s.anchor_pending(&mut f);
+        }
+    }
+
+    /// Flushes both directions and reports `Closed` (once).
+    fn close(
+        &mut self,
+        reason: CloseReason,
+        packet: u64,
+        ts: i64,
+        stats: &mut FlowStats,
+        sink: Sink<'_>,
+    ) {
+        if self.closed {
+            return;
+        }
+        for side in SIDES {
+            let mut f = forward(self.id, side, stats, sink);
+            if let Some(s) = self.streams.get_mut(idx(side)) {
+                s.flush(packet, ts, &mut f);
+            }
+        }
+        self.closed = true;
+        self.streams = [Stream::new(0, 0), Stream::new(0, 0)];
+        sink(FlowEvent::Closed {
+            conn: self.id,
+            reason,
+            packet,
+            ts_nanos: ts,
+        });
+    }
+}
+
+impl FlowTable {
+    /// An empty table.
+    pub fn new(cfg: FlowConfig) -> Self {
+        FlowTable {
+            cfg,
+            conns: HashMap::new(),
+            next_id: 0,
+            stats: FlowStats::default(),
+            warned_links: HashSet::new(),
+            last_sweep: None,
+            last_packet: 0,
+            last_ts: 0,
+        }
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &FlowConfig {
+        &self.cfg
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> FlowStats {
+        self.stats
+    }
+
+    /// Connections in the table (open ones and recently closed ones kept to
+    /// absorb late segments).
+    pub fn tracked(&self) -> usize {
+        self.conns.len()
+    }
+
+    /// Decodes one captured packet and feeds it to its connection. Non-TCP
+    /// packets, fragments and unsupported link types are counted and skipped
+    /// (an unsupported link type gives one warning per interface).
+    pub fn push(&mut self, pkt: &Packet<'_>, sink: &mut dyn FnMut(FlowEvent<'_>)) {
+        self.stats.packets += 1;
+        self.last_packet = pkt.number;
+        self.last_ts = pkt.ts_nanos;
+        self.sweep(pkt.number, pkt.ts_nanos, sink);
+        match decode_packet(pkt.link_type, pkt.data) {
+            Decoded::Tcp { src, dst, segment } => {
+                self.stats.tcp_packets += 1;
+                self.on_tcp(src, dst, &segment, pkt, sink);
+            }
+            Decoded::NotTcp => self.stats.non_tcp_packets += 1,
+            Decoded::Fragment => self.stats.ip_fragments_skipped += 1,
+            Decoded::Malformed(_) => self.stats.malformed_packets += 1,
+            Decoded::UnsupportedLink(l) => {
+                self.stats.unsupported_link_packets += 1;
+                if self.warned_links.insert((pkt.interface, l)) {
+                    sink(FlowEvent::Warning {
+                        conn: None,
+                        packet: pkt.number,
+                        message: format!(
+                            "interface {}: link type {l} is not supported; its packets are skipped",
+                            pkt.interface
+                        ),
+                    });
+                }
+            }
+        }
+    }
+
+    /// Flushes and closes every open connection ([`CloseReason::EndOfCapture`]),
+    /// in [`ConnId`] order, and empties the table.
+    pub fn finish(&mut self, sink: &mut dyn FnMut(FlowEvent<'_>)) {
+        let mut all: Vec<Conn> = self.conns.drain().map(|(_, c)| c).collect();
+        all.sort_by_key(|c| c.id);
+        for mut c in all {
+            c.close(
+                CloseReason::EndOfCapture,
+                self.last_packet,
+                self.last_ts,
+                &mut self.stats,
+                sink,
+            );
+        }
+    }
+
+    fn sweep(&mut self, packet: u64, ts: i64, sink: Sink<'_>) {
+        let timeout = self.cfg.idle_timeout_ns.max(1);
+        let last = *self.last_sweep.get_or_insert(ts);
+        if ts.saturating_sub(last) < (timeout / 4).max(1) {
+            return;
+        }
+        self.last_sweep = Some(ts);
+        let mut idle: Vec<(ConnId, Key)> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| ts.saturating_sub(c.last_ts) > timeout)
+            .map(|(k, c)| (c.id, *k))
+            .collect();
+        idle.sort_unstable();
+        for (_, key) in idle {
+            if let Some(mut c) = self.conns.remove(&key)
+                && !c.closed
+            {
+                self.stats.flows_idle += 1;
+                c.close(CloseReason::Idle, packet, ts, &mut self.stats, sink);
+            }
+        }
+    }
+
+    fn evict_for_room(&mut self, packet: u64, ts: i64, sink: Sink<'_>) {
+        let max = self.cfg.max_flows.max(1);
+        if self.conns.len() < max {
+            return;
+        }
+        let batch = (max / 64).max(1).min(self.conns.len());
+        let mut all: Vec<(bool, i64, ConnId, Key)> = self
+            .conns
+            .iter()
+            .map(|(k, c)| (!c.closed, c.last_ts, c.id, *k))
+            .collect();
+        if batch < all.len() {
+            all.select_nth_unstable(batch - 1);
+            all.truncate(batch);
+        }
+        all.sort_unstable_by_key(|v| v.2);
+        for (_, _, _, key) in all {
+            if let Some(mut c) = self.conns.remove(&key)
+                && !c.closed
+            {
+                self.stats.flows_evicted += 1;
+                c.close(CloseReason::Evicted, packet, ts, &mut self.stats, sink);
+            }
+        }
+    }
+
+    fn on_tcp(
+        &mut self,
+        src: SocketAddr,
+        dst: SocketAddr,
+        seg: &TcpSegment<'_>,
+        pkt: &Packet<'_>,
+        sink: Sink<'_>,
+    ) {
+        let key = if src <= dst { (src, dst) } else { (dst, src) };
+        let ts = pkt.ts_nanos;
+        let flags = seg.flags;
+        let fresh_syn = flags.syn() && !flags.ack();
+        if let Some(c) = self.conns.get_mut(&key) {
+            let idle = ts.saturating_sub(c.last_ts) > self.cfg.idle_timeout_ns.max(1);
+            let replace = if idle {
+                if !c.closed {
+                    self.stats.flows_idle += 1;
+                }
+                true
+            } else if c.closed {
+                fresh_syn
+            } else {
+                // A new SYN (not a retransmitted one) while open: the 4-tuple is reused.
+                fresh_syn && (c.initiator != src || c.isn != Some(seg.seq))
+            };
+            if replace {
+                let reason = if idle {
+                    CloseReason::Idle
+                } else {
+                    CloseReason::Superseded
+                };
+                c.close(reason, pkt.number, ts, &mut self.stats, sink);
+                self.conns.remove(&key);
+            } else if c.closed {
+                self.stats.ignored_tcp_packets += 1;
+                c.last_ts = ts;
+                return;
+            }
+        }
+        if !self.conns.contains_key(&key) {
+            if flags.rst() {
+                self.stats.ignored_tcp_packets += 1;
+                return;
+            }
+            self.evict_for_room(pkt.number, ts, sink);
+            let (initiator, responder, syn_seen) = if flags.syn() && flags.ack() {
+                (dst, src, true)
+            } else {
+                (src, dst, flags.syn())
+            };
+            self.next_id += 1;
+            let id = ConnId(self.next_id);
+            self.stats.flows_opened += 1;
+            let (cap, win) = (self.cfg.max_buffered_per_dir, self.cfg.conflict_window);
+            self.conns.insert(
+                key,
+                Conn {
+                    id,
+                    initiator,
+                    isn: None,
+                    streams: [Stream::new(cap, win), Stream::new(cap, win)],
+                    closed: false,
+                    last_ts: ts,
+                },
+            );
+            sink(FlowEvent::Opened {
+                conn: id,
+                initiator,
+                responder,
+                syn_seen,
+                packet: pkt.number,
+                ts_nanos: ts,
+            });
+        }
+        let Some(c) = self.conns.get_mut(&key) else {
+            return;
+        };
+        let side = if src == c.initiator {
+            Side::Initiator
+        } else {
+            Side::Responder
+        };
+        c.last_ts = ts;
+        if fresh_syn && side == Side::Initiator && c.isn.is_none() {
+            c.isn = Some(seg.seq);
+        }
+        // A packet from this side ends the other side's first window.
+        c.anchor_pending(side.other(), &mut self.stats, sink);
+        if flags.rst() {
+            c.close(CloseReason::Rst, pkt.number, ts, &mut self.stats, sink);
+            return;
+        }
+        let input = SegIn {
+            seq: seg.seq,
+            syn: flags.syn(),
+            fin: flags.fin(),
+            payload: seg.payload,
+            missing: seg.missing,
+            packet: pkt.number,
+            ts,
+        };
+        {
+            let mut f = forward(c.id, side, &mut self.stats, sink);
+            if let Some(s) = c.streams.get_mut(idx(side)) {
+                s.segment(input, &mut f);
+            }
+        }
+        if flags.ack() {
+            let mut f = forward(c.id, side.other(), &mut self.stats, sink);
+            if let Some(s) = c.streams.get_mut(idx(side.other())) {
+                s.peer_ack(seg.ack, pkt.number, ts, &mut f);
+            }
+        }
+        if c.streams.iter().all(Stream::fin_seen) {
+            c.close(CloseReason::Fin, pkt.number, ts, &mut self.stats, sink);
+        }
+    }
+}
