@@ -10,6 +10,7 @@ mod cmd_cases;
 mod cmd_dissect;
 mod cmd_frame;
 mod cmd_reference_server;
+mod cmd_rules;
 mod cmd_test;
 
 /// WebSocket conformance tester and protocol analyzer.
@@ -35,6 +36,8 @@ enum Command {
     Cases(cmd_cases::Args),
     /// Run the built-in conformant echo server.
     ReferenceServer(cmd_reference_server::Args),
+    /// List the rules table: every check, its id, RFC section and requirement.
+    Rules(cmd_rules::Args),
 }
 
 /// Writes `text` to standard output. A closed pipe (`wsprobe ... | head`) is not an
@@ -61,6 +64,7 @@ fn main() -> ExitCode {
         Command::Test(a) => cmd_test::run(a),
         Command::Cases(a) => cmd_cases::run(a),
         Command::ReferenceServer(a) => cmd_reference_server::run(a),
+        Command::Rules(a) => cmd_rules::run(a),
     };
     match result {
         Ok(code) => code,
