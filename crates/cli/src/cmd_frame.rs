@@ -86,19 +86,13 @@ fn parse_hex(args: &[String]) -> anyhow::Result<Vec<u8>> {
     let mut digits = String::new();
     for a in args {
         let a = a.strip_prefix("0x").unwrap_or(a);
-        digits.extend(
-            a.chars()
-                .filter(|c| !matches!(c, ' ' | ':' | '-' | '_' | '\n' | '\t')),
-        );
+        digits.extend(a.chars().filter(|c| !matches!(c, ' ' | ':' | '-' | '_' | '\n' | '\t')));
     }
     if let Some((i, c)) = digits.char_indices().find(|(_, c)| !c.is_ascii_hexdigit()) {
         bail!("not a hex digit: {c:?} at position {i} of the hex input");
     }
     if digits.len() % 2 == 1 {
-        bail!(
-            "odd number of hex digits ({}): the last byte is incomplete",
-            digits.len()
-        );
+        bail!("odd number of hex digits ({}): the last byte is incomplete", digits.len());
     }
     hex::decode(&digits).context("bad hex")
 }
@@ -136,12 +130,7 @@ fn decode(bytes: &[u8], role: Role, pmd: Option<PmdConfig>) -> Decoded {
         format!("the input ends inside a frame header: {have} bytes given, at least {needed} more needed")
     });
     s.finish(&mut events);
-    let mut d = Decoded {
-        frames: Vec::new(),
-        messages: Vec::new(),
-        violations: Vec::new(),
-        incomplete,
-    };
+    let mut d = Decoded { frames: Vec::new(), messages: Vec::new(), violations: Vec::new(), incomplete };
     for e in events {
         match e {
             Event::Frame(f) => {
@@ -153,10 +142,7 @@ fn decode(bytes: &[u8], role: Role, pmd: Option<PmdConfig>) -> Decoded {
                         f.header.payload_len
                     ));
                 }
-                d.frames.push(FrameOut {
-                    payload_hex: hex::encode(&f.payload),
-                    frame: f,
-                });
+                d.frames.push(FrameOut { payload_hex: hex::encode(&f.payload), frame: f });
             }
             Event::Message(m) => d.messages.push(MessageOut {
                 payload_text: (m.opcode == wsprobe_wire::OpCode::TEXT)
@@ -185,11 +171,7 @@ fn preview(bytes: &[u8], total: u64) -> String {
         Ok(t) if t.chars().all(|c| !c.is_control()) => format!("{t:?}"),
         _ => hex::encode(&bytes[..shown]),
     };
-    if (shown as u64) < total {
-        format!("{text}… ({total} B)")
-    } else {
-        text
-    }
+    if (shown as u64) < total { format!("{text}… ({total} B)") } else { text }
 }
 
 fn table(headers: &[&str]) -> Table {
@@ -204,9 +186,7 @@ fn render_table(d: &Decoded, role: Role) -> String {
     use std::fmt::Write;
     let mut o = String::new();
     let _ = writeln!(o, "Frames sent by the {role}:");
-    let mut t = table(&[
-        "#", "offset", "FIN", "RSV", "opcode", "MASK", "key", "length", "payload",
-    ]);
+    let mut t = table(&["#", "offset", "FIN", "RSV", "opcode", "MASK", "key", "length", "payload"]);
     for (i, f) in d.frames.iter().enumerate() {
         let h = &f.frame.header;
         t.add_row(vec![
@@ -284,11 +264,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Format::Table => crate::print_out(&render_table(&d, role))?,
         Format::Json => crate::print_out(&(serde_json::to_string_pretty(&d)? + "\n"))?,
     }
-    Ok(if d.violations.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    Ok(if d.violations.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
 #[cfg(test)]
@@ -299,25 +275,13 @@ mod tests {
     fn hex_errors_name_the_position() {
         let e = parse_hex(&["81 8g".into()]).unwrap_err().to_string();
         assert!(e.contains("position 3"), "{e}");
-        assert!(
-            parse_hex(&["818".into()])
-                .unwrap_err()
-                .to_string()
-                .contains("odd")
-        );
-        assert_eq!(
-            parse_hex(&["0x81:05".into(), "48".into()]).unwrap(),
-            vec![0x81, 0x05, 0x48]
-        );
+        assert!(parse_hex(&["818".into()]).unwrap_err().to_string().contains("odd"));
+        assert_eq!(parse_hex(&["0x81:05".into(), "48".into()]).unwrap(), vec![0x81, 0x05, 0x48]);
     }
 
     #[test]
     fn rfc_hello_decodes_clean() {
-        let d = decode(
-            &parse_hex(&["818537fa213d7f9f4d5158".into()]).unwrap(),
-            Role::Client,
-            None,
-        );
+        let d = decode(&parse_hex(&["818537fa213d7f9f4d5158".into()]).unwrap(), Role::Client, None);
         assert_eq!(d.messages[0].payload_text.as_deref(), Some("Hello"));
         assert!(d.violations.is_empty() && d.incomplete.is_none());
     }
@@ -330,15 +294,9 @@ mod tests {
 
     #[test]
     fn deflate_param_forms() {
-        assert!(
-            parse_deflate("client_no_context_takeover")
-                .unwrap()
-                .client_no_context_takeover
-        );
+        assert!(parse_deflate("client_no_context_takeover").unwrap().client_no_context_takeover);
         assert_eq!(
-            parse_deflate("permessage-deflate; server_max_window_bits=10")
-                .unwrap()
-                .server_max_window_bits,
+            parse_deflate("permessage-deflate; server_max_window_bits=10").unwrap().server_max_window_bits,
             10
         );
         assert!(parse_deflate("server_max_window_bits=7").is_err());

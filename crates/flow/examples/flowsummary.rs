@@ -12,33 +12,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let mut table = FlowTable::new(FlowConfig::default());
         let mut conns: BTreeMap<u64, (String, [u64; 2], [u64; 2], String)> = BTreeMap::new();
         let mut sink = |e: FlowEvent<'_>| match e {
-            FlowEvent::Opened {
-                conn,
-                initiator,
-                responder,
-                syn_seen,
-                ..
-            } => {
+            FlowEvent::Opened { conn, initiator, responder, syn_seen, .. } => {
                 conns.insert(
                     conn.0,
-                    (
-                        format!("{initiator} -> {responder} syn={syn_seen}"),
-                        [0; 2],
-                        [0; 2],
-                        String::new(),
-                    ),
+                    (format!("{initiator} -> {responder} syn={syn_seen}"), [0; 2], [0; 2], String::new()),
                 );
             }
-            FlowEvent::Data {
-                conn, side, data, ..
-            } => {
+            FlowEvent::Data { conn, side, data, .. } => {
                 if let Some(c) = conns.get_mut(&conn.0) {
                     c.1[usize::from(side == Side::Responder)] += data.len() as u64;
                 }
             }
-            FlowEvent::Gap {
-                conn, side, len, ..
-            } => {
+            FlowEvent::Gap { conn, side, len, .. } => {
                 if let Some(c) = conns.get_mut(&conn.0) {
                     c.2[usize::from(side == Side::Responder)] += len;
                 }

@@ -9,40 +9,25 @@ use wsprobe_flow::{
 };
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let mb: usize = std::env::args()
-        .nth(1)
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(100);
+    let mb: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(100);
     let target = mb << 20;
     let t0 = Instant::now();
-    let mut w = PcapWriter::new(
-        Vec::with_capacity(target + (1 << 20)),
-        PcapOptions::default(),
-    )?;
+    let mut w = PcapWriter::new(Vec::with_capacity(target + (1 << 20)), PcapOptions::default())?;
     let payload = vec![0x42u8; 1400];
     let mut frame = Vec::with_capacity(1600);
     let mut ts = 1_700_000_000_000_000_000i64;
     let mut conn = 0u32;
     'outer: loop {
         conn += 1;
-        let client = format!(
-            "10.{}.{}.{}:{}",
-            (conn >> 16) & 255,
-            (conn >> 8) & 255,
-            conn & 255,
-            1024 + conn % 60000
-        );
+        let client =
+            format!("10.{}.{}.{}:{}", (conn >> 16) & 255, (conn >> 8) & 255, conn & 255, 1024 + conn % 60000);
         let mut c = TcpConversation::new(client.parse()?, "192.0.2.1:80".parse()?);
         for p in c.handshake() {
             ts += 1000;
             w.write_packet(ts, &p, p.len() as u32)?;
         }
         for i in 0..200 {
-            let side = if i % 4 == 0 {
-                Side::Initiator
-            } else {
-                Side::Responder
-            };
+            let side = if i % 4 == 0 { Side::Initiator } else { Side::Responder };
             c.send_into(side, &payload, &mut frame);
             ts += 1000;
             w.write_packet(ts, &frame, frame.len() as u32)?;

@@ -151,18 +151,10 @@ fn render(kind: &CaptureErrorKind, offset: u64) -> String {
             let hex: String = magic.iter().map(|b| format!("{b:02x}")).collect();
             format!("not a pcap or pcapng capture: unknown magic number 0x{hex} at byte {offset}")
         }
-        CaptureErrorKind::TruncatedHeader {
-            what,
-            needed,
-            available,
-        } => format!(
-            "truncated {what} at byte {offset}: needs {needed} bytes, file ends after {available}"
-        ),
-        CaptureErrorKind::Truncated {
-            what,
-            declared,
-            available,
-        } => format!(
+        CaptureErrorKind::TruncatedHeader { what, needed, available } => {
+            format!("truncated {what} at byte {offset}: needs {needed} bytes, file ends after {available}")
+        }
+        CaptureErrorKind::Truncated { what, declared, available } => format!(
             "truncated {what} at byte {offset}: header says {declared} bytes, file ends after {available}"
         ),
         CaptureErrorKind::TooLarge { what, declared } => format!(
@@ -248,11 +240,7 @@ fn rd_u32(b: &[u8], at: usize, big: bool) -> u32 {
     if let Some(s) = b.get(at..at + 4) {
         a.copy_from_slice(s);
     }
-    if big {
-        u32::from_be_bytes(a)
-    } else {
-        u32::from_le_bytes(a)
-    }
+    if big { u32::from_be_bytes(a) } else { u32::from_le_bytes(a) }
 }
 
 fn rd_u16(b: &[u8], at: usize, big: bool) -> u16 {
@@ -260,11 +248,7 @@ fn rd_u16(b: &[u8], at: usize, big: bool) -> u16 {
     if let Some(s) = b.get(at..at + 2) {
         a.copy_from_slice(s);
     }
-    if big {
-        u16::from_be_bytes(a)
-    } else {
-        u16::from_le_bytes(a)
-    }
+    if big { u16::from_be_bytes(a) } else { u16::from_le_bytes(a) }
 }
 
 const SHB: u32 = 0x0A0D_0D0A;
@@ -288,11 +272,7 @@ fn ng_ts_nanos(raw: u64, tsresol: u8, tsoffset_secs: i64) -> i64 {
         }
     } else {
         let exp = u32::from(tsresol & 0x7f);
-        if exp < 127 {
-            raw.saturating_mul(1_000_000_000) >> exp
-        } else {
-            0
-        }
+        if exp < 127 { raw.saturating_mul(1_000_000_000) >> exp } else { 0 }
     };
     let ns = i64::try_from(ns).unwrap_or(i64::MAX);
     ns.saturating_add(tsoffset_secs.saturating_mul(1_000_000_000))
@@ -347,22 +327,10 @@ impl<R: Read> CaptureReader<R> {
             let network = rd_u32(h, 20, big);
             let link = LinkType((network & 0xffff) as u16);
             me.consume(24);
-            me.state = State::Pcap {
-                big,
-                nanos,
-                record_header,
-                link,
-            };
-            me.format = CaptureFormat::Pcap {
-                nanos,
-                big_endian: big,
-            };
+            me.state = State::Pcap { big, nanos, record_header, link };
+            me.format = CaptureFormat::Pcap { nanos, big_endian: big };
         } else {
-            me.state = State::PcapNg {
-                big: false,
-                ifaces: Vec::new(),
-                iface_base: 0,
-            };
+            me.state = State::PcapNg { big: false, ifaces: Vec::new(), iface_base: 0 };
             me.format = CaptureFormat::PcapNg;
         }
         Ok(me)
@@ -388,10 +356,7 @@ impl<R: Read> CaptureReader<R> {
     }
 
     fn err(&self, kind: CaptureErrorKind) -> CaptureError {
-        CaptureError {
-            offset: self.offset,
-            kind,
-        }
+        CaptureError { offset: self.offset, kind }
     }
 
     fn fail(&mut self, kind: CaptureErrorKind) -> CaptureError {
@@ -420,9 +385,7 @@ impl<R: Read> CaptureReader<R> {
             self.end -= self.start;
             self.start = 0;
             if n > self.buf.len() {
-                let new_len = n
-                    .max(self.buf.len().saturating_mul(2))
-                    .min(MAX_BLOCK_LEN + 64);
+                let new_len = n.max(self.buf.len().saturating_mul(2)).min(MAX_BLOCK_LEN + 64);
                 self.buf.resize(new_len.max(n), 0);
             }
         }
@@ -437,10 +400,7 @@ impl<R: Read> CaptureReader<R> {
                 Err(e) => {
                     let at = self.offset + (self.end - self.start) as u64;
                     self.state = State::Done;
-                    return Err(CaptureError {
-                        offset: at,
-                        kind: CaptureErrorKind::Io(e),
-                    });
+                    return Err(CaptureError { offset: at, kind: CaptureErrorKind::Io(e) });
                 }
             }
         }
@@ -480,13 +440,7 @@ impl<R: Read> CaptureReader<R> {
     }
 
     fn next_pcap(&mut self) -> Result<Option<Meta>, CaptureError> {
-        let State::Pcap {
-            big,
-            nanos,
-            record_header,
-            link,
-        } = self.state
-        else {
+        let State::Pcap { big, nanos, record_header, link } = self.state else {
             return Ok(None);
         };
         let have = self.fill(record_header)?;
@@ -506,10 +460,9 @@ impl<R: Read> CaptureReader<R> {
         let caplen = rd_u32(h, 8, big);
         let orig_len = rd_u32(h, 12, big);
         if caplen as usize > MAX_BLOCK_LEN {
-            return Err(self.fail(CaptureErrorKind::TooLarge {
-                what: "packet record",
-                declared: u64::from(caplen),
-            }));
+            return Err(
+                self.fail(CaptureErrorKind::TooLarge { what: "packet record", declared: u64::from(caplen) })
+            );
         }
         let total = record_header + caplen as usize;
         let have = self.fill(total)?;
@@ -564,9 +517,7 @@ impl<R: Read> CaptureReader<R> {
                     0x4D3C_2B1A => true,
                     other => {
                         return Err(self.fail(CaptureErrorKind::Corrupt {
-                            reason: format!(
-                                "section header block has bad byte-order magic 0x{other:08x}"
-                            ),
+                            reason: format!("section header block has bad byte-order magic 0x{other:08x}"),
                         }));
                     }
                 };
@@ -580,10 +531,9 @@ impl<R: Read> CaptureReader<R> {
                 }));
             }
             if len > MAX_BLOCK_LEN {
-                return Err(self.fail(CaptureErrorKind::TooLarge {
-                    what: "pcapng block",
-                    declared: len as u64,
-                }));
+                return Err(
+                    self.fail(CaptureErrorKind::TooLarge { what: "pcapng block", declared: len as u64 })
+                );
             }
             let have = self.fill(len)?;
             if have < len {
@@ -609,12 +559,7 @@ impl<R: Read> CaptureReader<R> {
                             reason: format!("invalid section header block: {e:?}"),
                         }));
                     }
-                    if let State::PcapNg {
-                        big: b,
-                        ifaces,
-                        iface_base,
-                    } = &mut self.state
-                    {
+                    if let State::PcapNg { big: b, ifaces, iface_base } = &mut self.state {
                         *b = big;
                         *iface_base = iface_base.saturating_add(ifaces.len() as u32);
                         ifaces.clear();
@@ -644,13 +589,10 @@ impl<R: Read> CaptureReader<R> {
                             reason: format!("packet block of {len} bytes is shorter than 32"),
                         }));
                     }
-                    let if_id = if btype == EPB {
-                        rd_u32(block, 8, big)
-                    } else {
-                        u32::from(rd_u16(block, 8, big))
-                    };
-                    let ts_raw = (u64::from(rd_u32(block, 12, big)) << 32)
-                        | u64::from(rd_u32(block, 16, big));
+                    let if_id =
+                        if btype == EPB { rd_u32(block, 8, big) } else { u32::from(rd_u16(block, 8, big)) };
+                    let ts_raw =
+                        (u64::from(rd_u32(block, 12, big)) << 32) | u64::from(rd_u32(block, 16, big));
                     let caplen = rd_u32(block, 20, big) as usize;
                     let orig_len = rd_u32(block, 24, big);
                     if 28 + caplen > len - 4 {
@@ -678,9 +620,7 @@ impl<R: Read> CaptureReader<R> {
                 SPB => {
                     if len < 16 {
                         return Err(self.fail(CaptureErrorKind::Corrupt {
-                            reason: format!(
-                                "simple packet block of {len} bytes is shorter than 16"
-                            ),
+                            reason: format!("simple packet block of {len} bytes is shorter than 16"),
                         }));
                     }
                     let orig_len = rd_u32(block, 8, big);
@@ -708,9 +648,7 @@ impl<R: Read> CaptureReader<R> {
     }
 
     fn iface(&self, if_id: u32) -> Result<(Iface, u32), CaptureErrorKind> {
-        if let State::PcapNg {
-            ifaces, iface_base, ..
-        } = &self.state
+        if let State::PcapNg { ifaces, iface_base, .. } = &self.state
             && let Some(i) = ifaces.get(if_id as usize)
         {
             return Ok((*i, iface_base.saturating_add(if_id)));
@@ -729,9 +667,7 @@ fn parse_idb(block: &[u8], big: bool) -> Result<Iface, String> {
     } else {
         pcap_parser::pcapng::parse_interfacedescriptionblock_le(block)
     };
-    let idb = parsed
-        .map(|(_, b)| b)
-        .map_err(|e| format!("invalid interface description block: {e:?}"))?;
+    let idb = parsed.map(|(_, b)| b).map_err(|e| format!("invalid interface description block: {e:?}"))?;
     let mut tsoffset_secs = 0i64;
     for opt in &idb.options {
         if opt.code == pcap_parser::pcapng::OptionCode::IfTsoffset
@@ -739,11 +675,7 @@ fn parse_idb(block: &[u8], big: bool) -> Result<Iface, String> {
         {
             let mut a = [0u8; 8];
             a.copy_from_slice(v);
-            tsoffset_secs = if big {
-                i64::from_be_bytes(a)
-            } else {
-                i64::from_le_bytes(a)
-            };
+            tsoffset_secs = if big { i64::from_be_bytes(a) } else { i64::from_le_bytes(a) };
         }
     }
     Ok(Iface {

@@ -9,11 +9,7 @@ pub fn capture(data: &[u8]) {
     let Ok(mut reader) = CaptureReader::new(data) else {
         return;
     };
-    let cfg = FlowConfig {
-        max_buffered_per_dir: 1 << 16,
-        max_flows: 64,
-        ..FlowConfig::default()
-    };
+    let cfg = FlowConfig { max_buffered_per_dir: 1 << 16, max_flows: 64, ..FlowConfig::default() };
     let mut table = FlowTable::new(cfg);
     let mut sink = |e: FlowEvent<'_>| {
         if let FlowEvent::Data { data, .. } = e {

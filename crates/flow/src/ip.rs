@@ -36,9 +36,7 @@ const MAX_EXT_HEADERS: usize = 16;
 
 /// Decodes an IPv4 packet (header at the start of `data`).
 pub fn decode_ipv4(data: &[u8]) -> Result<IpPacket<'_>, IpError> {
-    let h = data
-        .get(..20)
-        .ok_or(IpError::Malformed("IPv4 header truncated"))?;
+    let h = data.get(..20).ok_or(IpError::Malformed("IPv4 header truncated"))?;
     if h[0] >> 4 != 4 {
         return Err(IpError::Malformed("IPv4 version field is not 4"));
     }
@@ -64,21 +62,13 @@ pub fn decode_ipv4(data: &[u8]) -> Result<IpPacket<'_>, IpError> {
     let end = total.min(data.len());
     let payload = data.get(ihl..end).unwrap_or_default();
     let missing = (total - end) as u32;
-    Ok(IpPacket {
-        src,
-        dst,
-        protocol,
-        payload,
-        missing,
-    })
+    Ok(IpPacket { src, dst, protocol, payload, missing })
 }
 
 /// Decodes an IPv6 packet, walking hop-by-hop, routing, fragment, destination
 /// options and AH extension headers.
 pub fn decode_ipv6(data: &[u8]) -> Result<IpPacket<'_>, IpError> {
-    let h = data
-        .get(..40)
-        .ok_or(IpError::Malformed("IPv6 header truncated"))?;
+    let h = data.get(..40).ok_or(IpError::Malformed("IPv6 header truncated"))?;
     if h[0] >> 4 != 6 {
         return Err(IpError::Malformed("IPv6 version field is not 6"));
     }
@@ -99,15 +89,11 @@ pub fn decode_ipv6(data: &[u8]) -> Result<IpPacket<'_>, IpError> {
     for _ in 0..MAX_EXT_HEADERS {
         let len = match next {
             0 | 43 | 60 => {
-                let l = body
-                    .get(1)
-                    .ok_or(IpError::Malformed("IPv6 extension header truncated"))?;
+                let l = body.get(1).ok_or(IpError::Malformed("IPv6 extension header truncated"))?;
                 (usize::from(*l) + 1) * 8
             }
             44 => {
-                let fo = body
-                    .get(2..4)
-                    .ok_or(IpError::Malformed("IPv6 fragment header truncated"))?;
+                let fo = body.get(2..4).ok_or(IpError::Malformed("IPv6 fragment header truncated"))?;
                 let v = u16::from_be_bytes([fo[0], fo[1]]);
                 // Offset non-zero or more-fragments set: a real fragment.
                 // (An "atomic fragment" with both zero carries the whole datagram.)
@@ -117,19 +103,13 @@ pub fn decode_ipv6(data: &[u8]) -> Result<IpPacket<'_>, IpError> {
                 8
             }
             51 => {
-                let l = body
-                    .get(1)
-                    .ok_or(IpError::Malformed("IPv6 AH header truncated"))?;
+                let l = body.get(1).ok_or(IpError::Malformed("IPv6 AH header truncated"))?;
                 (usize::from(*l) + 2) * 4
             }
             _ => break,
         };
-        let nh = *body
-            .first()
-            .ok_or(IpError::Malformed("IPv6 extension header truncated"))?;
-        body = body
-            .get(len..)
-            .ok_or(IpError::Malformed("IPv6 extension header truncated"))?;
+        let nh = *body.first().ok_or(IpError::Malformed("IPv6 extension header truncated"))?;
+        body = body.get(len..).ok_or(IpError::Malformed("IPv6 extension header truncated"))?;
         next = nh;
     }
     Ok(IpPacket {
@@ -146,9 +126,7 @@ mod tests {
     use super::*;
 
     fn v4(total: u16, frag: u16) -> Vec<u8> {
-        let mut p = vec![
-            0x45, 0, 0, 0, 0, 0, 0, 0, 64, 6, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2,
-        ];
+        let mut p = vec![0x45, 0, 0, 0, 0, 0, 0, 0, 64, 6, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2];
         p[2..4].copy_from_slice(&total.to_be_bytes());
         p[6..8].copy_from_slice(&frag.to_be_bytes());
         p

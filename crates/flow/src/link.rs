@@ -63,10 +63,7 @@ pub fn decode_link(link: LinkType, data: &[u8]) -> Result<Network<'_>, LinkError
             Ok(by_ethertype(et, rest))
         }
         LinkType::NULL | LinkType::LOOP => {
-            let head: [u8; 4] = data
-                .get(..4)
-                .and_then(|h| h.try_into().ok())
-                .ok_or(LinkError::Truncated)?;
+            let head: [u8; 4] = data.get(..4).and_then(|h| h.try_into().ok()).ok_or(LinkError::Truncated)?;
             let rest = data.get(4..).unwrap_or_default();
             let family = if link == LinkType::LOOP {
                 u32::from_be_bytes(head)
@@ -74,11 +71,7 @@ pub fn decode_link(link: LinkType, data: &[u8]) -> Result<Network<'_>, LinkError
                 // Host byte order of the capturing machine: families are small numbers,
                 // so the order that gives a value below 256 is the right one.
                 let le = u32::from_le_bytes(head);
-                if le < 256 {
-                    le
-                } else {
-                    u32::from_be_bytes(head)
-                }
+                if le < 256 { le } else { u32::from_be_bytes(head) }
             };
             Ok(match family {
                 2 => Network::Ipv4(rest),
@@ -92,10 +85,7 @@ pub fn decode_link(link: LinkType, data: &[u8]) -> Result<Network<'_>, LinkError
 }
 
 fn split_be16(data: &[u8], at: usize, header: usize) -> Result<(u16, &[u8]), LinkError> {
-    let v = data
-        .get(at..at + 2)
-        .map(|b| u16::from_be_bytes([b[0], b[1]]))
-        .ok_or(LinkError::Truncated)?;
+    let v = data.get(at..at + 2).map(|b| u16::from_be_bytes([b[0], b[1]])).ok_or(LinkError::Truncated)?;
     let rest = data.get(header..).ok_or(LinkError::Truncated)?;
     Ok((v, rest))
 }
@@ -136,42 +126,21 @@ mod tests {
     fn null_both_orders() {
         let mut le = vec![2, 0, 0, 0];
         le.push(0x45);
-        assert!(matches!(
-            decode_link(LinkType::NULL, &le),
-            Ok(Network::Ipv4(_))
-        ));
+        assert!(matches!(decode_link(LinkType::NULL, &le), Ok(Network::Ipv4(_))));
         let be = [0, 0, 0, 30, 0x60];
-        assert!(matches!(
-            decode_link(LinkType::NULL, &be),
-            Ok(Network::Ipv6(_))
-        ));
-        assert!(matches!(
-            decode_link(LinkType::LOOP, &be),
-            Ok(Network::Ipv6(_))
-        ));
-        assert_eq!(
-            decode_link(LinkType::NULL, &[2, 0]),
-            Err(LinkError::Truncated)
-        );
+        assert!(matches!(decode_link(LinkType::NULL, &be), Ok(Network::Ipv6(_))));
+        assert!(matches!(decode_link(LinkType::LOOP, &be), Ok(Network::Ipv6(_))));
+        assert_eq!(decode_link(LinkType::NULL, &[2, 0]), Err(LinkError::Truncated));
     }
 
     #[test]
     fn unsupported_and_short() {
-        assert_eq!(
-            decode_link(LinkType(147), &[0; 40]),
-            Err(LinkError::Unsupported(LinkType(147)))
-        );
-        assert_eq!(
-            decode_link(LinkType::ETHERNET, &[0; 13]),
-            Err(LinkError::Truncated)
-        );
+        assert_eq!(decode_link(LinkType(147), &[0; 40]), Err(LinkError::Unsupported(LinkType(147))));
+        assert_eq!(decode_link(LinkType::ETHERNET, &[0; 13]), Err(LinkError::Truncated));
         // VLAN tag cut in the middle.
         let mut f = vec![0u8; 12];
         f.extend_from_slice(&[0x81, 0x00, 0x00]);
-        assert_eq!(
-            decode_link(LinkType::ETHERNET, &f),
-            Err(LinkError::Truncated)
-        );
+        assert_eq!(decode_link(LinkType::ETHERNET, &f), Err(LinkError::Truncated));
         // Non-IP EtherType (ARP).
         let mut f = vec![0u8; 12];
         f.extend_from_slice(&[0x08, 0x06, 0, 1]);

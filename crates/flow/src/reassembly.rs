@@ -49,7 +49,11 @@ pub(crate) enum StreamEvent<'a> {
         ts: i64,
     },
     /// Overlapping bytes differ from the ones kept.
-    Conflict { offset: u64, len: u64, packet: u64 },
+    Conflict {
+        offset: u64,
+        len: u64,
+        packet: u64,
+    },
 }
 
 /// One segment handed to a [`Stream`].
@@ -169,12 +173,8 @@ impl Stream {
             return;
         }
         let first = self.held.first().map_or(0, |h| h.seq);
-        let base = self
-            .held
-            .iter()
-            .map(|h| h.seq)
-            .min_by_key(|s| s.wrapping_sub(first) as i32)
-            .unwrap_or(first);
+        let base =
+            self.held.iter().map(|h| h.seq).min_by_key(|s| s.wrapping_sub(first) as i32).unwrap_or(first);
         self.anchor(base, out);
     }
 
@@ -242,10 +242,7 @@ impl Stream {
     /// Declares every remaining hole lost and delivers everything buffered.
     pub(crate) fn flush(&mut self, packet: u64, ts: i64, out: Out<'_>) {
         self.anchor_pending(out);
-        let end = self
-            .ooo
-            .last_key_value()
-            .map_or(0, |(k, c)| k.saturating_add(c.len));
+        let end = self.ooo.last_key_value().map_or(0, |(k, c)| k.saturating_add(c.len));
         let target = end.max(self.fin.unwrap_or(0));
         self.declare_lost_until(target, GapReason::Lost, packet, ts, out);
         self.ooo.clear();
@@ -264,20 +261,14 @@ impl Stream {
         if data.is_empty() {
             return;
         }
-        out(StreamEvent::Data {
-            offset: self.next,
-            data,
-            packet,
-            ts,
-        });
+        out(StreamEvent::Data { offset: self.next, data, packet, ts });
         self.advance(data.len() as u64);
         if self.window == 0 {
             return;
         }
         if data.len() >= self.window {
             self.tail.clear();
-            self.tail
-                .extend_from_slice(data.get(data.len() - self.window..).unwrap_or_default());
+            self.tail.extend_from_slice(data.get(data.len() - self.window..).unwrap_or_default());
         } else {
             let excess = (self.tail.len() + data.len()).saturating_sub(self.window);
             self.tail.drain(..excess.min(self.tail.len()));
@@ -289,13 +280,7 @@ impl Stream {
         if len == 0 {
             return;
         }
-        out(StreamEvent::Gap {
-            offset: self.next,
-            len,
-            reason,
-            packet,
-            ts,
-        });
+        out(StreamEvent::Gap { offset: self.next, len, reason, packet, ts });
         self.advance(len);
         self.tail.clear();
     }
@@ -314,29 +299,15 @@ impl Stream {
             return;
         }
         let a = payload.get((from - start) as usize..(to - start) as usize);
-        let b = self
-            .tail
-            .get((from - tail_start) as usize..(to - tail_start) as usize);
+        let b = self.tail.get((from - tail_start) as usize..(to - tail_start) as usize);
         if let (Some(a), Some(b)) = (a, b)
             && a != b
         {
-            out(StreamEvent::Conflict {
-                offset: from as u64,
-                len: (to - from) as u64,
-                packet,
-            });
+            out(StreamEvent::Conflict { offset: from as u64, len: (to - from) as u64, packet });
         }
     }
 
-    fn insert(
-        &mut self,
-        start: i64,
-        payload: &[u8],
-        missing: u64,
-        packet: u64,
-        ts: i64,
-        out: Out<'_>,
-    ) {
+    fn insert(&mut self, start: i64, payload: &[u8], missing: u64, packet: u64, ts: i64, out: Out<'_>) {
         let next = self.next as i64;
         let mut start = start;
         let mut payload = payload;
@@ -359,10 +330,7 @@ impl Stream {
         let start = start as u64;
         if start == self.next {
             // Deliver straight from the packet up to the first buffered chunk.
-            let room = self
-                .ooo
-                .first_key_value()
-                .map_or(u64::MAX, |(k, _)| k - self.next);
+            let room = self.ooo.first_key_value().map_or(u64::MAX, |(k, _)| k - self.next);
             let direct = (payload.len() as u64).min(room) as usize;
             let (now, rest) = payload.split_at(direct);
             self.deliver(now, packet, ts, out);
@@ -395,15 +363,7 @@ impl Stream {
 
     /// Buffers `[start, start + payload + missing)`, keeping bytes already
     /// buffered where they overlap.
-    fn insert_ooo(
-        &mut self,
-        start: u64,
-        payload: &[u8],
-        missing: u64,
-        packet: u64,
-        ts: i64,
-        out: Out<'_>,
-    ) {
+    fn insert_ooo(&mut self, start: u64, payload: &[u8], missing: u64, packet: u64, ts: i64, out: Out<'_>) {
         let dend = start + payload.len() as u64;
         let end = dend + missing;
         let mut overlaps: Vec<(u64, u64)> = Vec::new();
@@ -425,9 +385,7 @@ impl Stream {
             let from = cs.max(start);
             let to = ce.min(dend);
             if from < to
-                && let Some(Chunk {
-                    bytes: Some(old), ..
-                }) = self.ooo.get(&cs)
+                && let Some(Chunk { bytes: Some(old), .. }) = self.ooo.get(&cs)
             {
                 let a = old.get((from - cs) as usize..(to - cs) as usize);
                 let b = payload.get((from - start) as usize..(to - start) as usize);
@@ -441,58 +399,26 @@ impl Stream {
             self.add_piece(start, payload, cursor, end, end, packet, ts);
         }
         if let Some((offset, len)) = conflict {
-            out(StreamEvent::Conflict {
-                offset,
-                len,
-                packet,
-            });
+            out(StreamEvent::Conflict { offset, len, packet });
         }
     }
 
     /// Adds the part `[a, b)` of a segment that starts at `start` (data then
     /// missing bytes up to `end`).
     #[allow(clippy::too_many_arguments)]
-    fn add_piece(
-        &mut self,
-        start: u64,
-        payload: &[u8],
-        a: u64,
-        b: u64,
-        end: u64,
-        packet: u64,
-        ts: i64,
-    ) {
+    fn add_piece(&mut self, start: u64, payload: &[u8], a: u64, b: u64, end: u64, packet: u64, ts: i64) {
         let dend = start + payload.len() as u64;
         let b = b.min(end);
         if a < dend {
             let to = b.min(dend);
-            let bytes = payload
-                .get((a - start) as usize..(to - start) as usize)
-                .unwrap_or_default()
-                .to_vec();
+            let bytes = payload.get((a - start) as usize..(to - start) as usize).unwrap_or_default().to_vec();
             self.buffered += bytes.len() + CHUNK_OVERHEAD;
-            self.ooo.insert(
-                a,
-                Chunk {
-                    len: to - a,
-                    bytes: Some(bytes),
-                    packet,
-                    ts,
-                },
-            );
+            self.ooo.insert(a, Chunk { len: to - a, bytes: Some(bytes), packet, ts });
         }
         let ma = a.max(dend);
         if ma < b {
             self.buffered += CHUNK_OVERHEAD;
-            self.ooo.insert(
-                ma,
-                Chunk {
-                    bytes: None,
-                    len: b - ma,
-                    packet,
-                    ts,
-                },
-            );
+            self.ooo.insert(ma, Chunk { bytes: None, len: b - ma, packet, ts });
         }
     }
 
@@ -504,9 +430,8 @@ impl Stream {
             }
             let key = *entry.key();
             let c = entry.remove();
-            self.buffered = self
-                .buffered
-                .saturating_sub(c.bytes.as_ref().map_or(0, Vec::len) + CHUNK_OVERHEAD);
+            self.buffered =
+                self.buffered.saturating_sub(c.bytes.as_ref().map_or(0, Vec::len) + CHUNK_OVERHEAD);
             // Defensive: a chunk can only start before `next` if bookkeeping
             // went wrong; drop the stale prefix.
             let skip = self.next - key;
@@ -524,23 +449,13 @@ impl Stream {
     }
 
     /// Delivers and declares holes lost until `next >= target`.
-    fn declare_lost_until(
-        &mut self,
-        target: u64,
-        reason: GapReason,
-        packet: u64,
-        ts: i64,
-        out: Out<'_>,
-    ) {
+    fn declare_lost_until(&mut self, target: u64, reason: GapReason, packet: u64, ts: i64, out: Out<'_>) {
         loop {
             self.drain(out);
             if self.next >= target {
                 break;
             }
-            let hole_end = self
-                .ooo
-                .first_key_value()
-                .map_or(target, |(k, _)| (*k).min(target));
+            let hole_end = self.ooo.first_key_value().map_or(target, |(k, _)| (*k).min(target));
             self.gap(hole_end - self.next, reason, packet, ts, out);
         }
     }
@@ -569,12 +484,7 @@ mod tests {
                 assert_eq!(offset, got.bytes.len() as u64, "data out of order");
                 got.bytes.extend_from_slice(data);
             }
-            StreamEvent::Gap {
-                offset,
-                len,
-                reason,
-                ..
-            } => {
+            StreamEvent::Gap { offset, len, reason, .. } => {
                 assert_eq!(offset, got.bytes.len() as u64, "gap out of order");
                 got.gaps.push((offset, len, reason));
                 got.bytes.extend(std::iter::repeat_n(b'?', len as usize));
@@ -584,22 +494,11 @@ mod tests {
     }
 
     fn seg(seq: u32, payload: &[u8]) -> SegIn<'_> {
-        SegIn {
-            seq,
-            syn: false,
-            fin: false,
-            payload,
-            missing: 0,
-            packet: 0,
-            ts: 0,
-        }
+        SegIn { seq, syn: false, fin: false, payload, missing: 0, packet: 0, ts: 0 }
     }
 
     fn syn(isn: u32) -> SegIn<'static> {
-        SegIn {
-            syn: true,
-            ..seg(isn, &[])
-        }
+        SegIn { syn: true, ..seg(isn, &[]) }
     }
 
     #[test]
@@ -676,26 +575,12 @@ mod tests {
         let mut s = Stream::new(1 << 20, 0);
         let mut g = Got::default();
         run(&mut s, &mut g, syn(0));
-        run(
-            &mut s,
-            &mut g,
-            SegIn {
-                missing: 6,
-                ..seg(1, b"abcd")
-            },
-        );
+        run(&mut s, &mut g, SegIn { missing: 6, ..seg(1, b"abcd") });
         run(&mut s, &mut g, seg(11, b"xy"));
         assert_eq!(g.gaps, vec![(4, 6, GapReason::Snaplen)]);
         // Out of order cut segment.
         run(&mut s, &mut g, seg(19, b"zz"));
-        run(
-            &mut s,
-            &mut g,
-            SegIn {
-                missing: 4,
-                ..seg(13, b"12")
-            },
-        );
+        run(&mut s, &mut g, SegIn { missing: 4, ..seg(13, b"12") });
         assert_eq!(g.bytes, b"abcd??????xy12????zz");
         assert_eq!(g.gaps[1], (14, 4, GapReason::Snaplen));
     }
@@ -717,14 +602,7 @@ mod tests {
         let mut g = Got::default();
         run(&mut s, &mut g, syn(0));
         run(&mut s, &mut g, seg(1, b"ab"));
-        run(
-            &mut s,
-            &mut g,
-            SegIn {
-                fin: true,
-                ..seg(5, b"ef")
-            },
-        );
+        run(&mut s, &mut g, SegIn { fin: true, ..seg(5, b"ef") });
         assert_eq!(g.bytes, b"ab??ef");
         assert!(s.fin_seen());
         run(&mut s, &mut g, seg(3, b"cd"));

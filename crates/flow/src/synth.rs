@@ -150,17 +150,14 @@ impl TcpConversation {
 
     /// The sequence number of stream offset `offset` of `side`.
     pub fn seq_at(&self, side: Side, offset: u64) -> u32 {
-        self.isn[ix(side)]
-            .wrapping_add(1)
-            .wrapping_add(offset as u32)
+        self.isn[ix(side)].wrapping_add(1).wrapping_add(offset as u32)
     }
 
     /// The acknowledgment number `side` currently sends (everything the peer sent).
     pub fn ack_of(&self, side: Side) -> u32 {
         let peer = side.other();
         let i = ix(peer);
-        self.seq_at(peer, self.sent[i])
-            .wrapping_add(u32::from(self.fin[i]))
+        self.seq_at(peer, self.sent[i]).wrapping_add(u32::from(self.fin[i]))
     }
 
     /// Moves `side`'s next offset on by `n` without building a packet (to
@@ -212,13 +209,7 @@ impl TcpConversation {
     /// FIN|ACK from `side`; the FIN takes one sequence number.
     pub fn fin(&mut self, side: Side) -> Vec<u8> {
         let seq = self.seq_at(side, self.sent[ix(side)]);
-        let p = self.segment_with(
-            side,
-            seq,
-            self.ack_of(side),
-            TcpFlags::FIN | TcpFlags::ACK,
-            &[],
-        );
+        let p = self.segment_with(side, seq, self.ack_of(side), TcpFlags::FIN | TcpFlags::ACK, &[]);
         self.fin[ix(side)] = true;
         p
     }
@@ -226,51 +217,24 @@ impl TcpConversation {
     /// RST|ACK from `side`.
     pub fn rst(&self, side: Side) -> Vec<u8> {
         let seq = self.seq_at(side, self.sent[ix(side)]);
-        self.segment_with(
-            side,
-            seq,
-            self.ack_of(side),
-            TcpFlags::RST | TcpFlags::ACK,
-            &[],
-        )
+        self.segment_with(side, seq, self.ack_of(side), TcpFlags::RST | TcpFlags::ACK, &[])
     }
 
     /// A PSH|ACK data segment from `side` at stream offset `offset`, without
     /// changing any state (for retransmissions, reordering, overlaps).
     pub fn segment(&self, side: Side, offset: u64, payload: &[u8]) -> Vec<u8> {
         let seq = self.seq_at(side, offset);
-        self.segment_with(
-            side,
-            seq,
-            self.ack_of(side),
-            TcpFlags::PSH | TcpFlags::ACK,
-            payload,
-        )
+        self.segment_with(side, seq, self.ack_of(side), TcpFlags::PSH | TcpFlags::ACK, payload)
     }
 
     /// A segment with explicit sequence and acknowledgment numbers and flags.
-    pub fn segment_with(
-        &self,
-        side: Side,
-        seq: u32,
-        ack: u32,
-        flags: TcpFlags,
-        payload: &[u8],
-    ) -> Vec<u8> {
+    pub fn segment_with(&self, side: Side, seq: u32, ack: u32, flags: TcpFlags, payload: &[u8]) -> Vec<u8> {
         let mut out = Vec::with_capacity(payload.len() + 120);
         self.build(&mut out, side, seq, ack, flags, payload);
         out
     }
 
-    fn build(
-        &self,
-        out: &mut Vec<u8>,
-        side: Side,
-        seq: u32,
-        ack: u32,
-        flags: TcpFlags,
-        payload: &[u8],
-    ) {
+    fn build(&self, out: &mut Vec<u8>, side: Side, seq: u32, ack: u32, flags: TcpFlags, payload: &[u8]) {
         let (src, dst) = match side {
             Side::Initiator => (self.client, self.server),
             Side::Responder => (self.server, self.client),

@@ -118,46 +118,16 @@ fn forward<'s>(
     sink: &'s mut dyn FnMut(FlowEvent<'_>),
 ) -> impl FnMut(StreamEvent<'_>) + 's {
     move |e| match e {
-        StreamEvent::Data {
-            offset,
-            data,
-            packet,
-            ts,
-        } => {
+        StreamEvent::Data { offset, data, packet, ts } => {
             stats.bytes += data.len() as u64;
-            sink(FlowEvent::Data {
-                conn,
-                side,
-                offset,
-                data,
-                packet,
-                ts_nanos: ts,
-            });
+            sink(FlowEvent::Data { conn, side, offset, data, packet, ts_nanos: ts });
         }
-        StreamEvent::Gap {
-            offset,
-            len,
-            reason,
-            packet,
-            ts,
-        } => {
+        StreamEvent::Gap { offset, len, reason, packet, ts } => {
             stats.gaps += 1;
             stats.gap_bytes += len;
-            sink(FlowEvent::Gap {
-                conn,
-                side,
-                offset,
-                len,
-                reason,
-                packet,
-                ts_nanos: ts,
-            });
+            sink(FlowEvent::Gap { conn, side, offset, len, reason, packet, ts_nanos: ts });
         }
-        StreamEvent::Conflict {
-            offset,
-            len,
-            packet,
-        } => {
+        StreamEvent::Conflict { offset, len, packet } => {
             stats.conflicts += 1;
             let who = match side {
                 Side::Initiator => "initiator",
@@ -192,14 +162,7 @@ impl Conn {
     }
 
     /// Flushes both directions and reports `Closed` (once).
-    fn close(
-        &mut self,
-        reason: CloseReason,
-        packet: u64,
-        ts: i64,
-        stats: &mut FlowStats,
-        sink: Sink<'_>,
-    ) {
+    fn close(&mut self, reason: CloseReason, packet: u64, ts: i64, stats: &mut FlowStats, sink: Sink<'_>) {
         if self.closed {
             return;
         }
@@ -211,12 +174,7 @@ impl Conn {
         }
         self.closed = true;
         self.streams = [Stream::new(0, 0), Stream::new(0, 0)];
-        sink(FlowEvent::Closed {
-            conn: self.id,
-            reason,
-            packet,
-            ts_nanos: ts,
-        });
+        sink(FlowEvent::Closed { conn: self.id, reason, packet, ts_nanos: ts });
     }
 }
 
@@ -289,13 +247,7 @@ impl FlowTable {
         let mut all: Vec<Conn> = self.conns.drain().map(|(_, c)| c).collect();
         all.sort_by_key(|c| c.id);
         for mut c in all {
-            c.close(
-                CloseReason::EndOfCapture,
-                self.last_packet,
-                self.last_ts,
-                &mut self.stats,
-                sink,
-            );
+            c.close(CloseReason::EndOfCapture, self.last_packet, self.last_ts, &mut self.stats, sink);
         }
     }
 
@@ -329,11 +281,8 @@ impl FlowTable {
             return;
         }
         let batch = (max / 64).max(1).min(self.conns.len());
-        let mut all: Vec<(bool, i64, ConnId, Key)> = self
-            .conns
-            .iter()
-            .map(|(k, c)| (!c.closed, c.last_ts, c.id, *k))
-            .collect();
+        let mut all: Vec<(bool, i64, ConnId, Key)> =
+            self.conns.iter().map(|(k, c)| (!c.closed, c.last_ts, c.id, *k)).collect();
         if batch < all.len() {
             all.select_nth_unstable(batch - 1);
             all.truncate(batch);
@@ -375,11 +324,7 @@ impl FlowTable {
                 fresh_syn && (c.initiator != src || c.isn != Some(seg.seq))
             };
             if replace {
-                let reason = if idle {
-                    CloseReason::Idle
-                } else {
-                    CloseReason::Superseded
-                };
+                let reason = if idle { CloseReason::Idle } else { CloseReason::Superseded };
                 c.close(reason, pkt.number, ts, &mut self.stats, sink);
                 self.conns.remove(&key);
             } else if c.closed {
@@ -394,11 +339,8 @@ impl FlowTable {
                 return;
             }
             self.evict_for_room(pkt.number, ts, sink);
-            let (initiator, responder, syn_seen) = if flags.syn() && flags.ack() {
-                (dst, src, true)
-            } else {
-                (src, dst, flags.syn())
-            };
+            let (initiator, responder, syn_seen) =
+                if flags.syn() && flags.ack() { (dst, src, true) } else { (src, dst, flags.syn()) };
             self.next_id += 1;
             let id = ConnId(self.next_id);
             self.stats.flows_opened += 1;
@@ -426,11 +368,7 @@ impl FlowTable {
         let Some(c) = self.conns.get_mut(&key) else {
             return;
         };
-        let side = if src == c.initiator {
-            Side::Initiator
-        } else {
-            Side::Responder
-        };
+        let side = if src == c.initiator { Side::Initiator } else { Side::Responder };
         c.last_ts = ts;
         if fresh_syn && side == Side::Initiator && c.isn.is_none() {
             c.isn = Some(seg.seq);

@@ -23,29 +23,16 @@ pub struct PcapOptions {
 
 impl Default for PcapOptions {
     fn default() -> Self {
-        PcapOptions {
-            nanos: true,
-            big_endian: false,
-            snaplen: 262_144,
-            link_type: LinkType::ETHERNET,
-        }
+        PcapOptions { nanos: true, big_endian: false, snaplen: 262_144, link_type: LinkType::ETHERNET }
     }
 }
 
 fn put32(out: &mut Vec<u8>, v: u32, big: bool) {
-    out.extend_from_slice(&if big {
-        v.to_be_bytes()
-    } else {
-        v.to_le_bytes()
-    });
+    out.extend_from_slice(&if big { v.to_be_bytes() } else { v.to_le_bytes() });
 }
 
 fn put16(out: &mut Vec<u8>, v: u16, big: bool) {
-    out.extend_from_slice(&if big {
-        v.to_be_bytes()
-    } else {
-        v.to_le_bytes()
-    });
+    out.extend_from_slice(&if big { v.to_be_bytes() } else { v.to_le_bytes() });
 }
 
 /// Writes a classic pcap file.
@@ -61,11 +48,7 @@ impl<W: Write> PcapWriter<W> {
     pub fn new(mut w: W, opts: PcapOptions) -> io::Result<Self> {
         let big = opts.big_endian;
         let mut h = Vec::with_capacity(24);
-        put32(
-            &mut h,
-            if opts.nanos { 0xa1b2_3c4d } else { 0xa1b2_c3d4 },
-            big,
-        );
+        put32(&mut h, if opts.nanos { 0xa1b2_3c4d } else { 0xa1b2_c3d4 }, big);
         put16(&mut h, 2, big);
         put16(&mut h, 4, big);
         put32(&mut h, 0, big);
@@ -73,20 +56,14 @@ impl<W: Write> PcapWriter<W> {
         put32(&mut h, opts.snaplen, big);
         put32(&mut h, u32::from(opts.link_type.0), big);
         w.write_all(&h)?;
-        Ok(PcapWriter {
-            w,
-            opts,
-            scratch: Vec::with_capacity(16),
-        })
+        Ok(PcapWriter { w, opts, scratch: Vec::with_capacity(16) })
     }
 
     /// Appends one packet record. Timestamps before 1970 or after 2106 are
     /// clamped to what the format can hold.
     pub fn write_packet(&mut self, ts_nanos: i64, data: &[u8], orig_len: u32) -> io::Result<()> {
         let big = self.opts.big_endian;
-        let secs = ts_nanos
-            .div_euclid(1_000_000_000)
-            .clamp(0, i64::from(u32::MAX)) as u32;
+        let secs = ts_nanos.div_euclid(1_000_000_000).clamp(0, i64::from(u32::MAX)) as u32;
         let ns = ts_nanos.rem_euclid(1_000_000_000) as u32;
         let frac = if self.opts.nanos { ns } else { ns / 1000 };
         let caplen = u32::try_from(data.len())
@@ -130,12 +107,7 @@ impl<W: Write> PcapngWriter<W> {
 
     /// Writes a Section Header Block in the chosen byte order.
     pub fn with_byte_order(w: W, big_endian: bool) -> io::Result<Self> {
-        let mut me = PcapngWriter {
-            w,
-            big: big_endian,
-            ifaces: Vec::new(),
-            scratch: Vec::with_capacity(64),
-        };
+        let mut me = PcapngWriter { w, big: big_endian, ifaces: Vec::new(), scratch: Vec::with_capacity(64) };
         me.new_section()?;
         Ok(me)
     }
@@ -193,9 +165,10 @@ impl<W: Write> PcapngWriter<W> {
         data: &[u8],
         orig_len: u32,
     ) -> io::Result<()> {
-        let tsresol = *self.ifaces.get(interface as usize).ok_or_else(|| {
-            io::Error::new(io::ErrorKind::InvalidInput, "unknown pcapng interface")
-        })?;
+        let tsresol = *self
+            .ifaces
+            .get(interface as usize)
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "unknown pcapng interface"))?;
         let caplen = u32::try_from(data.len())
             .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "packet too large"))?;
         let units = nanos_to_units(ts_nanos.max(0) as u64, tsresol);
@@ -263,11 +236,7 @@ fn nanos_to_units(ns: u64, tsresol: u8) -> u64 {
     let ns = u128::from(ns);
     let v = if tsresol & 0x80 == 0 {
         let e = u32::from(tsresol).min(38);
-        if e >= 9 {
-            ns.saturating_mul(10u128.pow(e - 9))
-        } else {
-            ns / 10u128.pow(9 - e)
-        }
+        if e >= 9 { ns.saturating_mul(10u128.pow(e - 9)) } else { ns / 10u128.pow(9 - e) }
     } else {
         let e = u32::from(tsresol & 0x7f).min(64);
         (ns << e) / 1_000_000_000

@@ -79,12 +79,7 @@ fn sample_packets() -> Vec<(i64, Vec<u8>, u32)> {
 fn pcap_all_variants_roundtrip() {
     for nanos in [false, true] {
         for big_endian in [false, true] {
-            let opts = PcapOptions {
-                nanos,
-                big_endian,
-                snaplen: 65535,
-                link_type: LinkType::LINUX_SLL,
-            };
+            let opts = PcapOptions { nanos, big_endian, snaplen: 65535, link_type: LinkType::LINUX_SLL };
             let file = pcap_file(opts, &sample_packets());
             let reader = CaptureReader::new(&file[..]).unwrap();
             assert_eq!(reader.format(), CaptureFormat::Pcap { nanos, big_endian });
@@ -112,15 +107,11 @@ fn pcapng_sections_interfaces_tsresol() {
         let eth = w.add_interface(LinkType::ETHERNET, 0).unwrap();
         let raw_us = w.add_interface_with_tsresol(LinkType::RAW, 96, 6).unwrap();
         // 2^-20 s units.
-        let sll_p2 = w
-            .add_interface_with_tsresol(LinkType::LINUX_SLL2, 0, 0x80 | 20)
-            .unwrap();
-        w.write_block(0x0BAD_F00D, b"unknown block, skipped")
-            .unwrap();
+        let sll_p2 = w.add_interface_with_tsresol(LinkType::LINUX_SLL2, 0, 0x80 | 20).unwrap();
+        w.write_block(0x0BAD_F00D, b"unknown block, skipped").unwrap();
         w.write_packet(eth, TS, b"eth", 3).unwrap();
         w.write_packet(raw_us, TS, b"raw!!", 1500).unwrap();
-        w.write_packet(sll_p2, 1_500_000_000_001, b"sll2", 4)
-            .unwrap();
+        w.write_packet(sll_p2, 1_500_000_000_001, b"sll2", 4).unwrap();
         w.write_simple_packet(b"simple", 6).unwrap();
         // Second section: interface ids restart.
         w.new_section().unwrap();
@@ -133,10 +124,8 @@ fn pcapng_sections_interfaces_tsresol() {
         assert_eq!(reader.format(), CaptureFormat::PcapNg);
         for (got, err) in [read_all(&file[..]), read_all(Trickle(&file))] {
             assert!(err.is_none(), "{err:?}");
-            let summary: Vec<(u64, u32, LinkType, &[u8], u32)> = got
-                .iter()
-                .map(|p| (p.number, p.iface, p.link, p.data.as_slice(), p.orig_len))
-                .collect();
+            let summary: Vec<(u64, u32, LinkType, &[u8], u32)> =
+                got.iter().map(|p| (p.number, p.iface, p.link, p.data.as_slice(), p.orig_len)).collect();
             assert_eq!(
                 summary,
                 vec![
@@ -172,12 +161,7 @@ fn pcapng_simple_packet_respects_snaplen() {
 #[test]
 fn truncated_pcap_returns_previous_packets_then_error() {
     let file = pcap_file(
-        PcapOptions {
-            nanos: false,
-            big_endian: false,
-            snaplen: 65535,
-            link_type: LinkType::ETHERNET,
-        },
+        PcapOptions { nanos: false, big_endian: false, snaplen: 65535, link_type: LinkType::ETHERNET },
         &[(TS, vec![7; 10], 10), (TS, vec![8; 60], 60)],
     );
     // Second record starts at 24 + 16 + 10 = 50; keep its header and 20 bytes.
@@ -186,14 +170,7 @@ fn truncated_pcap_returns_previous_packets_then_error() {
         assert_eq!(got.len(), 1);
         let err = err.expect("error");
         assert_eq!(err.offset, 50);
-        assert!(matches!(
-            err.kind,
-            CaptureErrorKind::Truncated {
-                declared: 60,
-                available: 20,
-                ..
-            }
-        ));
+        assert!(matches!(err.kind, CaptureErrorKind::Truncated { declared: 60, available: 20, .. }));
         assert_eq!(
             err.to_string(),
             "truncated packet record at byte 50: header says 60 bytes, file ends after 20"
@@ -204,11 +181,7 @@ fn truncated_pcap_returns_previous_packets_then_error() {
     assert_eq!(got.len(), 1);
     let err = err.unwrap();
     assert_eq!(err.offset, 50);
-    assert!(
-        err.to_string()
-            .contains("needs 16 bytes, file ends after 5"),
-        "{err}"
-    );
+    assert!(err.to_string().contains("needs 16 bytes, file ends after 5"), "{err}");
     // Cut inside the file header.
     let err = CaptureReader::new(&file[..10]).unwrap_err();
     assert_eq!(err.offset, 0);
@@ -232,9 +205,8 @@ fn truncated_and_corrupt_pcapng() {
     let err = err.unwrap();
     assert_eq!(err.offset, before as u64);
     assert!(
-        err.to_string().starts_with(&format!(
-            "truncated pcapng block at byte {before}: header says 132 bytes"
-        )),
+        err.to_string()
+            .starts_with(&format!("truncated pcapng block at byte {before}: header says 132 bytes")),
         "{err}"
     );
 
@@ -267,10 +239,7 @@ fn truncated_and_corrupt_pcapng() {
     f[at..at + 4].copy_from_slice(&0x7fff_fff0u32.to_le_bytes());
     let (got, err) = read_all(&f[..]);
     assert_eq!(got.len(), 1);
-    assert!(matches!(
-        err.unwrap().kind,
-        CaptureErrorKind::TooLarge { .. }
-    ));
+    assert!(matches!(err.unwrap().kind, CaptureErrorKind::TooLarge { .. }));
 }
 
 #[test]
@@ -278,10 +247,7 @@ fn garbage_and_empty_inputs() {
     let err = CaptureReader::new(&b"GET / HTTP/1.1\r\n"[..]).unwrap_err();
     assert_eq!(err.offset, 0);
     assert!(matches!(err.kind, CaptureErrorKind::NotACapture { .. }));
-    assert_eq!(
-        err.to_string(),
-        "not a pcap or pcapng capture: unknown magic number 0x47455420 at byte 0"
-    );
+    assert_eq!(err.to_string(), "not a pcap or pcapng capture: unknown magic number 0x47455420 at byte 0");
     let err = CaptureReader::new(&b""[..]).unwrap_err();
     assert!(matches!(err.kind, CaptureErrorKind::Empty));
     let err = CaptureReader::new(&b"\xd4\xc3"[..]).unwrap_err();

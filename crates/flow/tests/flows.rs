@@ -12,17 +12,11 @@ const C: Side = Side::Initiator;
 const S: Side = Side::Responder;
 
 fn conv() -> TcpConversation {
-    TcpConversation::new(
-        "192.168.1.10:50000".parse().unwrap(),
-        "10.0.0.1:80".parse().unwrap(),
-    )
+    TcpConversation::new("192.168.1.10:50000".parse().unwrap(), "10.0.0.1:80".parse().unwrap())
 }
 
 fn conv6() -> TcpConversation {
-    TcpConversation::new(
-        "[2001:db8::1]:40000".parse().unwrap(),
-        "[2001:db8::2]:443".parse().unwrap(),
-    )
+    TcpConversation::new("[2001:db8::1]:40000".parse().unwrap(), "[2001:db8::2]:443".parse().unwrap())
 }
 
 /// A complete exchange: handshake, request, two-segment response, FIN/FIN.
@@ -53,10 +47,7 @@ fn every_link_type_ipv4_and_ipv6() {
     let links = [
         SynthLink::Ethernet,
         SynthLink::EthernetVlan(42),
-        SynthLink::EthernetQinQ {
-            outer: 100,
-            inner: 200,
-        },
+        SynthLink::EthernetQinQ { outer: 100, inner: 200 },
         SynthLink::RawIp,
         SynthLink::Sll,
         SynthLink::Sll2,
@@ -86,26 +77,18 @@ fn synth_frames_are_valid_per_etherparse() {
         let payload = b"odd-length payload!";
         let f = c.send(S, payload);
         let p = SlicedPacket::from_ethernet(&f).unwrap();
-        let Some(TransportSlice::Tcp(tcp)) = &p.transport else {
-            panic!("no TCP")
-        };
+        let Some(TransportSlice::Tcp(tcp)) = &p.transport else { panic!("no TCP") };
         assert_eq!(tcp.payload(), payload);
         assert_eq!(tcp.source_port(), c.addr(S).port());
         let ok = match &p.net {
             Some(NetSlice::Ipv4(ip)) => {
                 let h = ip.header().to_header();
                 assert_eq!(h.header_checksum, h.calc_header_checksum());
-                tcp.to_header()
-                    .calc_checksum_ipv4(&h, tcp.payload())
-                    .unwrap()
-                    == tcp.checksum()
+                tcp.to_header().calc_checksum_ipv4(&h, tcp.payload()).unwrap() == tcp.checksum()
             }
             Some(NetSlice::Ipv6(ip)) => {
                 let h = ip.header().to_header();
-                tcp.to_header()
-                    .calc_checksum_ipv6(&h, tcp.payload())
-                    .unwrap()
-                    == tcp.checksum()
+                tcp.to_header().calc_checksum_ipv6(&h, tcp.payload()).unwrap() == tcp.checksum()
             }
             _ => false,
         };
@@ -123,15 +106,7 @@ fn reordered_retransmitted_overlapping_segments() {
     let overlap_same = c.segment(C, 5, b"56789abcde");
     let overlap_conflict = c.segment(C, 15, b"fghiXXXXXX");
     c.advance(C, 30);
-    f.extend([
-        d,
-        b.clone(),
-        overlap_conflict,
-        a.clone(),
-        a,
-        overlap_same,
-        b,
-    ]);
+    f.extend([d, b.clone(), overlap_conflict, a.clone(), a, overlap_same, b]);
     f.push(c.fin(C));
     f.push(c.fin(S));
     let (s, _) = run_frames(c.link_type(), &f, FlowConfig::default());
@@ -166,14 +141,8 @@ fn lost_segment_declared_when_peer_acks_past_it() {
     assert_eq!(s.get(1, C), b"aaaa????cccc");
     assert_eq!(s.gaps, vec![(1, C, 4, 4, GapReason::Lost)]);
     // The gap is declared by the ACK (packet 7), before the end of capture.
-    let gap_pos = evs
-        .iter()
-        .position(|e| matches!(e, Ev::Gap { .. }))
-        .unwrap();
-    let close_pos = evs
-        .iter()
-        .position(|e| matches!(e, Ev::Closed { .. }))
-        .unwrap();
+    let gap_pos = evs.iter().position(|e| matches!(e, Ev::Gap { .. })).unwrap();
+    let close_pos = evs.iter().position(|e| matches!(e, Ev::Closed { .. })).unwrap();
     assert!(gap_pos < close_pos);
     assert_eq!(s.closed, vec![(1, CloseReason::EndOfCapture)]);
 }
@@ -209,10 +178,7 @@ fn buffer_cap_gives_up_the_hole() {
     for _ in 0..10 {
         f.push(c.send(C, &[b'x'; 1000]));
     }
-    let cfg = FlowConfig {
-        max_buffered_per_dir: 4000,
-        ..FlowConfig::default()
-    };
+    let cfg = FlowConfig { max_buffered_per_dir: 4000, ..FlowConfig::default() };
     let (s, _) = run_frames(c.link_type(), &f, cfg);
     assert_eq!(s.gaps[0], (1, C, 0, 100, GapReason::BufferCap));
     assert_eq!(s.get(1, C).len(), 10_100);
@@ -262,25 +228,15 @@ fn four_tuple_reuse_makes_new_connections() {
     assert_eq!(s.get(3, S), b"third");
     assert_eq!(
         s.closed,
-        vec![
-            (1, CloseReason::Fin),
-            (2, CloseReason::Superseded),
-            (3, CloseReason::EndOfCapture)
-        ]
+        vec![(1, CloseReason::Fin), (2, CloseReason::Superseded), (3, CloseReason::EndOfCapture)]
     );
 }
 
 #[test]
 fn idle_eviction_uses_packet_timestamps() {
     let mut a = conv();
-    let mut b = TcpConversation::new(
-        "10.9.9.9:1234".parse().unwrap(),
-        "10.0.0.1:80".parse().unwrap(),
-    );
-    let cfg = FlowConfig {
-        idle_timeout_ns: 10_000_000_000,
-        ..FlowConfig::default()
-    };
+    let mut b = TcpConversation::new("10.9.9.9:1234".parse().unwrap(), "10.0.0.1:80".parse().unwrap());
+    let cfg = FlowConfig { idle_timeout_ns: 10_000_000_000, ..FlowConfig::default() };
     let mut table = FlowTable::new(cfg);
     let mut evs = Vec::new();
     let mut n = 0;
@@ -309,28 +265,12 @@ fn idle_eviction_uses_packet_timestamps() {
     }
     // 12 s later: `a` idle for 11 s > 10 s, `b` for 7 s.
     push(&mut table, 112, b.send(C, b"hi"), &mut evs);
-    assert!(evs.contains(&Ev::Closed {
-        conn: 1,
-        reason: CloseReason::Idle
-    }));
-    assert!(evs.contains(&Ev::Gap {
-        conn: 1,
-        side: C,
-        offset: 0,
-        len: 2,
-        reason: GapReason::Lost
-    }));
+    assert!(evs.contains(&Ev::Closed { conn: 1, reason: CloseReason::Idle }));
+    assert!(evs.contains(&Ev::Gap { conn: 1, side: C, offset: 0, len: 2, reason: GapReason::Lost }));
     assert!(!evs.iter().any(|e| matches!(e, Ev::Closed { conn: 2, .. })));
     // The same 4-tuple after idle eviction is a new connection.
     push(&mut table, 200, a.send(C, b"late"), &mut evs);
-    assert!(evs.iter().any(|e| matches!(
-        e,
-        Ev::Opened {
-            conn: 3,
-            syn_seen: false,
-            ..
-        }
-    )));
+    assert!(evs.iter().any(|e| matches!(e, Ev::Opened { conn: 3, syn_seen: false, .. })));
     assert_eq!(table.stats().flows_idle, 2);
 }
 
@@ -373,10 +313,7 @@ fn midstream_connection_without_syn() {
     c.advance(C, 15);
     let f = vec![first, second, c.send(S, b"reply"), c.ack(C)];
     let (s, _) = run_frames(c.link_type(), &f, FlowConfig::default());
-    assert_eq!(
-        s.opened,
-        vec![(1, "192.168.1.10:50000".into(), "10.0.0.1:80".into(), false)]
-    );
+    assert_eq!(s.opened, vec![(1, "192.168.1.10:50000".into(), "10.0.0.1:80".into(), false)]);
     assert_eq!(s.get(1, C), b"hello, theworld");
     assert_eq!(s.get(1, S), b"reply");
     assert!(s.gaps.is_empty());
@@ -388,19 +325,13 @@ fn syn_ack_first_sets_roles() {
     let hs = c.handshake();
     let f = vec![hs[1].clone(), hs[2].clone(), c.send(S, b"banner")];
     let (s, _) = run_frames(c.link_type(), &f, FlowConfig::default());
-    assert_eq!(
-        s.opened,
-        vec![(1, "192.168.1.10:50000".into(), "10.0.0.1:80".into(), true)]
-    );
+    assert_eq!(s.opened, vec![(1, "192.168.1.10:50000".into(), "10.0.0.1:80".into(), true)]);
     assert_eq!(s.get(1, S), b"banner");
 }
 
 #[test]
 fn table_full_evicts_idlest_and_counts_non_tcp() {
-    let cfg = FlowConfig {
-        max_flows: 4,
-        ..FlowConfig::default()
-    };
+    let cfg = FlowConfig { max_flows: 4, ..FlowConfig::default() };
     let mut frames = Vec::new();
     for i in 0..6u16 {
         let mut c = TcpConversation::new(
@@ -430,10 +361,7 @@ fn table_full_evicts_idlest_and_counts_non_tcp() {
         assert!(table.tracked() <= 4);
     }
     table.finish(&mut |e| s.add(common::own(e)));
-    assert_eq!(
-        s.closed[..2],
-        [(1, CloseReason::Evicted), (2, CloseReason::Evicted)]
-    );
+    assert_eq!(s.closed[..2], [(1, CloseReason::Evicted), (2, CloseReason::Evicted)]);
     for i in 0..6u64 {
         assert_eq!(s.get(i + 1, C), format!("conn{i}").as_bytes());
     }
@@ -477,9 +405,7 @@ fn ip_fragments_are_skipped_and_counted() {
     later[6] = 0x00;
     later[7] = 0x10; // offset 128
     // IPv6 fragment header with a non-zero offset.
-    let mut c6 = conv6()
-        .with_link(SynthLink::RawIp)
-        .with_ipv6_extension_headers(true);
+    let mut c6 = conv6().with_link(SynthLink::RawIp).with_ipv6_extension_headers(true);
     let mut v6 = c6.send(C, b"six");
     v6[40 + 24 + 3] = 0x08;
     let mut t = FlowTable::new(FlowConfig::default());
@@ -493,9 +419,7 @@ fn ip_fragments_are_skipped_and_counted() {
             data: d,
             orig_len: d.len() as u32,
         };
-        t.push(&p, &mut |e| {
-            opened += usize::from(matches!(e, FlowEvent::Opened { .. }))
-        });
+        t.push(&p, &mut |e| opened += usize::from(matches!(e, FlowEvent::Opened { .. })));
     }
     assert_eq!(opened, 0);
     assert_eq!(t.stats().ip_fragments_skipped, 3);

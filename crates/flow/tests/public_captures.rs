@@ -22,10 +22,7 @@ fn dir() -> Option<PathBuf> {
     if d.is_dir() {
         Some(d)
     } else {
-        println!(
-            "note: {} does not exist; public capture test skipped",
-            d.display()
-        );
+        println!("note: {} does not exist; public capture test skipped", d.display());
         None
     }
 }
@@ -34,17 +31,11 @@ type Conn = (&'static str, &'static str, usize, usize);
 
 /// (file, [(initiator, responder, initiator bytes, responder bytes)]).
 const SMALL: &[(&str, &[Conn])] = &[
-    (
-        "arkime/websocket.pcap",
-        &[("192.168.43.1:50999", "192.168.43.135:12345", 548, 336)],
-    ),
+    ("arkime/websocket.pcap", &[("192.168.43.1:50999", "192.168.43.135:12345", 548, 336)]),
     (
         // pcapng + Linux cooked v1.
         "evsetool/ocpp_deflate.pcapng",
-        &[
-            ("172.18.0.1:51272", "172.18.0.3:8180", 696, 485),
-            ("127.0.0.1:53404", "127.0.0.1:8180", 696, 485),
-        ],
+        &[("172.18.0.1:51272", "172.18.0.3:8180", 696, 485), ("127.0.0.1:53404", "127.0.0.1:8180", 696, 485)],
     ),
     (
         // Ethernet + QinQ + IPv4 + UDP + GTP-U + IPv4 + TCP.
@@ -63,25 +54,13 @@ const SMALL: &[(&str, &[Conn])] = &[
             ("131.179.196.220:59622", "131.179.196.46:9696", 8, 4),
         ],
     ),
-    (
-        "suricata-verify/basic_websockets.pcap",
-        &[("10.200.30.139:55233", "88.198.55.153:80", 978, 506)],
-    ),
-    (
-        "suricata-verify/websocket_compressed.pcap",
-        &[("172.18.0.3:36852", "172.18.0.2:5000", 223, 414)],
-    ),
-    (
-        "suricata-verify/websocket_control_frag.pcap",
-        &[("10.0.0.1:54321", "10.0.0.2:80", 224, 135)],
-    ),
+    ("suricata-verify/basic_websockets.pcap", &[("10.200.30.139:55233", "88.198.55.153:80", 978, 506)]),
+    ("suricata-verify/websocket_compressed.pcap", &[("172.18.0.3:36852", "172.18.0.2:5000", 223, 414)]),
+    ("suricata-verify/websocket_control_frag.pcap", &[("10.0.0.1:54321", "10.0.0.2:80", 224, 135)]),
     (
         // Linux cooked v1.
         "suricata-verify/websocket_ping.pcap",
-        &[
-            ("127.0.0.1:55371", "127.0.0.1:10301", 243, 138),
-            ("127.0.0.1:55392", "127.0.0.1:10301", 0, 0),
-        ],
+        &[("127.0.0.1:55371", "127.0.0.1:10301", 243, 138), ("127.0.0.1:55392", "127.0.0.1:10301", 0, 0)],
     ),
     (
         // IPv6 loopback.
@@ -100,18 +79,11 @@ fn small_public_captures_reassemble_like_tshark() {
             .opened
             .iter()
             .map(|(id, i, r, _)| {
-                (
-                    i.clone(),
-                    r.clone(),
-                    s.get(*id, Side::Initiator).len(),
-                    s.get(*id, Side::Responder).len(),
-                )
+                (i.clone(), r.clone(), s.get(*id, Side::Initiator).len(), s.get(*id, Side::Responder).len())
             })
             .collect();
-        let mut want: Vec<(String, String, usize, usize)> = want
-            .iter()
-            .map(|(i, r, a, b)| (i.to_string(), r.to_string(), *a, *b))
-            .collect();
+        let mut want: Vec<(String, String, usize, usize)> =
+            want.iter().map(|(i, r, a, b)| (i.to_string(), r.to_string(), *a, *b)).collect();
         got.sort();
         want.sort();
         assert_eq!(got, want, "{file}");
@@ -128,23 +100,13 @@ fn large_public_captures() {
     // (file, connections, initiator bytes, responder bytes), sums over all streams.
     let cases = [
         ("arkime/arkime_synthetic.pcap", 97, 11905, 9917),
-        (
-            "websocket-dissector-plugin/echo_websocket_org.pcapng",
-            40,
-            133_288,
-            242_915,
-        ),
+        ("websocket-dissector-plugin/echo_websocket_org.pcapng", 40, 133_288, 242_915),
     ];
     for (file, conns, a, b) in cases {
         let bytes = std::fs::read(dir.join(file)).unwrap();
         let (s, stats) = run_capture(&bytes, FlowConfig::default());
         assert_eq!(s.opened.len(), conns, "{file}");
-        let sum = |side| {
-            s.opened
-                .iter()
-                .map(|(id, ..)| s.get(*id, side).len())
-                .sum::<usize>()
-        };
+        let sum = |side| s.opened.iter().map(|(id, ..)| s.get(*id, side).len()).sum::<usize>();
         let gap_bytes: u64 = s.gaps.iter().map(|g| g.3).sum();
         // Gap bytes are filled with '?' by the helper; tshark leaves them out.
         assert_eq!(sum(Side::Initiator) as u64 - gap_bytes, a, "{file}");
@@ -159,10 +121,7 @@ fn large_public_captures() {
     let (s, _) = run_capture(&bytes, FlowConfig::default());
     assert_eq!(s.gaps.len(), 1);
     let (_, side, offset, len, reason) = s.gaps[0];
-    assert_eq!(
-        (side, offset, len, reason),
-        (Side::Initiator, 39, 35, GapReason::Lost)
-    );
+    assert_eq!((side, offset, len, reason), (Side::Initiator, 39, 35, GapReason::Lost));
 }
 
 /// Packet counts from SOURCES.md (capinfos).

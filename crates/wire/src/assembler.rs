@@ -18,11 +18,7 @@ const CONTROL_KEEP: usize = 4096;
 
 enum Phase {
     /// Collecting header bytes; `start` is the offset of the header's first byte.
-    Header {
-        buf: [u8; 14],
-        len: usize,
-        start: u64,
-    },
+    Header { buf: [u8; 14], len: usize, start: u64 },
     /// Inside a frame's payload.
     Payload,
     /// Looking for a frame boundary; `base` is the offset of `buf[0]`.
@@ -85,11 +81,7 @@ impl Assembler {
             unknown_ext: false,
             pmd: None,
             inflater: None,
-            phase: Phase::Header {
-                buf: [0; 14],
-                len: 0,
-                start: 0,
-            },
+            phase: Phase::Header { buf: [0; 14], len: 0, start: 0 },
             pos: 0,
             cur: None,
             partial: None,
@@ -105,19 +97,14 @@ impl Assembler {
 
     pub(crate) fn set_negotiated(&mut self, pmd: Option<&PmdConfig>) {
         self.pmd = pmd.map(|c| c.for_sender(self.sender));
-        self.inflater = self
-            .pmd
-            .map(|(bits, no_ctx)| Inflater::new(bits, no_ctx, self.limits.inflate_max));
+        self.inflater = self.pmd.map(|(bits, no_ctx)| Inflater::new(bits, no_ctx, self.limits.inflate_max));
     }
 
     pub(crate) fn set_unknown_start(&mut self) {
         self.roles_known = false;
         self.unknown_ext = true;
         self.frag_known = false;
-        self.phase = Phase::Resync {
-            buf: Vec::new(),
-            base: self.pos,
-        };
+        self.phase = Phase::Resync { buf: Vec::new(), base: self.pos };
     }
 
     pub(crate) fn set_position(&mut self, pos: u64) {
@@ -130,12 +117,7 @@ impl Assembler {
     }
 
     fn violation(&self, rule: Rule, offset: u64, detail: impl Into<String>, out: &mut Vec<Event>) {
-        out.push(Event::Violation(Violation::new(
-            rule,
-            self.sender,
-            offset,
-            detail,
-        )));
+        out.push(Event::Violation(Violation::new(rule, self.sender, offset, detail)));
     }
 
     pub(crate) fn feed(&mut self, data: &[u8], out: &mut Vec<Event>) {
@@ -188,11 +170,7 @@ impl Assembler {
                             skipped: at as u64,
                         });
                         self.pos = base + at as u64;
-                        self.phase = Phase::Header {
-                            buf: [0; 14],
-                            len: 0,
-                            start: self.pos,
-                        };
+                        self.phase = Phase::Header { buf: [0; 14], len: 0, start: self.pos };
                         self.feed(&buf[at..], out);
                     } else if buf.len() >= self.limits.resync_buffer {
                         // No proof in a full buffer: drop its older half and keep looking.
@@ -208,11 +186,7 @@ impl Assembler {
     fn start_frame(&mut self, h: FrameHeader, offset: u64, out: &mut Vec<Event>) {
         let ctx = HeaderContext {
             sender: self.sender,
-            rsv_allowed: if self.pmd.is_some() || self.unknown_ext {
-                0b100
-            } else {
-                0
-            },
+            rsv_allowed: if self.pmd.is_some() || self.unknown_ext { 0b100 } else { 0 },
             roles_known: self.roles_known,
         };
         let mut vs = Vec::new();
@@ -220,32 +194,14 @@ impl Assembler {
         out.extend(vs.into_iter().map(Event::Violation));
         let compression = self.pmd.is_some() && !self.unknown_ext;
         if compression && h.rsv1 && h.opcode.is_control() {
-            self.violation(
-                Rule::PmdRsv1Control,
-                offset,
-                format!("RSV1 on a {} frame", h.opcode),
-                out,
-            );
+            self.violation(Rule::PmdRsv1Control, offset, format!("RSV1 on a {} frame", h.opcode), out);
         }
         if compression && h.rsv1 && h.opcode == OpCode::CONTINUATION {
-            self.violation(
-                Rule::PmdRsv1Continuation,
-                offset,
-                "RSV1 on a continuation frame",
-                out,
-            );
+            self.violation(Rule::PmdRsv1Continuation, offset, "RSV1 on a continuation frame", out);
         }
-        let data = matches!(
-            h.opcode,
-            OpCode::TEXT | OpCode::BINARY | OpCode::CONTINUATION
-        );
+        let data = matches!(h.opcode, OpCode::TEXT | OpCode::BINARY | OpCode::CONTINUATION);
         if data && self.close_sent {
-            self.violation(
-                Rule::CloseDataAfterClose,
-                offset,
-                format!("{} frame after Close", h.opcode),
-                out,
-            );
+            self.violation(Rule::CloseDataAfterClose, offset, format!("{} frame after Close", h.opcode), out);
         }
         let route = match h.opcode {
             OpCode::CLOSE | OpCode::PING | OpCode::PONG => Route::Control,
@@ -329,19 +285,13 @@ impl Assembler {
         if let Some(key) = cur.header.mask_key {
             apply_mask(&mut scratch, key, (cur.done % 4) as usize);
         }
-        let keep = self
-            .limits
-            .frame_keep
-            .saturating_sub(cur.keep.len())
-            .min(scratch.len());
+        let keep = self.limits.frame_keep.saturating_sub(cur.keep.len()).min(scratch.len());
         cur.keep.extend_from_slice(&scratch[..keep]);
         cur.done += chunk.len() as u64;
         cur.remaining -= chunk.len() as u64;
         match cur.route {
             Route::Control => {
-                let room = CONTROL_KEEP
-                    .saturating_sub(cur.control.len())
-                    .min(scratch.len());
+                let room = CONTROL_KEEP.saturating_sub(cur.control.len()).min(scratch.len());
                 cur.control.extend_from_slice(&scratch[..room]);
             }
             Route::Message => self.message_data(&scratch, chunk_offset, out),
@@ -411,20 +361,14 @@ impl Assembler {
                 format!("message inflates past the {limit}-byte limit"),
                 out,
             ),
-            InflateError::Corrupt(msg) if !unknown => {
-                self.violation(Rule::PmdInflateError, offset, msg, out)
-            }
+            InflateError::Corrupt(msg) if !unknown => self.violation(Rule::PmdInflateError, offset, msg, out),
             InflateError::Corrupt(_) => {}
         }
     }
 
     fn end_frame(&mut self, out: &mut Vec<Event>) {
         let Some(cur) = self.cur.take() else { return };
-        self.phase = Phase::Header {
-            buf: [0; 14],
-            len: 0,
-            start: self.pos,
-        };
+        self.phase = Phase::Header { buf: [0; 14], len: 0, start: self.pos };
         let end = cur.offset + u64::from(cur.header.header_len) + cur.header.payload_len;
         let h = cur.header;
         out.push(Event::Frame(FrameEvent {
@@ -487,16 +431,10 @@ impl Assembler {
             if let Some(inf) = self.inflater.as_mut() {
                 let keep = self.limits.message_keep;
                 let mut bad_utf8 = false;
-                let r = inf.finish_message_with(&mut |bytes| {
-                    bad_utf8 |= absorb(&mut p, bytes, keep).is_some()
-                });
+                let r =
+                    inf.finish_message_with(&mut |bytes| bad_utf8 |= absorb(&mut p, bytes, keep).is_some());
                 if bad_utf8 {
-                    self.violation(
-                        Rule::Utf8TextInvalid,
-                        end,
-                        "invalid UTF-8 in the decompressed text",
-                        out,
-                    );
+                    self.violation(Rule::Utf8TextInvalid, end, "invalid UTF-8 in the decompressed text", out);
                 }
                 self.partial = Some(p);
                 self.inflate_result(r.map(|_| ()), end, out);
@@ -513,12 +451,7 @@ impl Assembler {
             && !p.inflate_stopped
             && v.finish().is_err()
         {
-            self.violation(
-                Rule::Utf8TextInvalid,
-                end,
-                "text ends inside a UTF-8 sequence",
-                out,
-            );
+            self.violation(Rule::Utf8TextInvalid, end, "text ends inside a UTF-8 sequence", out);
         }
         out.push(Event::Message(p.msg));
     }
@@ -539,11 +472,7 @@ impl Assembler {
     }
 
     pub(crate) fn gap(&mut self, len: u64, out: &mut Vec<Event>) {
-        out.push(Event::Gap {
-            dir: self.dir(),
-            offset: self.pos,
-            len,
-        });
+        out.push(Event::Gap { dir: self.dir(), offset: self.pos, len });
         let mut left = len;
         if let (Phase::Payload, Some(cur)) = (&self.phase, self.cur.as_mut()) {
             let n = left.min(cur.remaining);
@@ -552,11 +481,7 @@ impl Assembler {
             cur.missing += n;
             self.pos += n;
             left -= n;
-            if let Some(p) = self
-                .partial
-                .as_mut()
-                .filter(|_| cur.route == Route::Message)
-            {
+            if let Some(p) = self.partial.as_mut().filter(|_| cur.route == Route::Message) {
                 p.msg.incomplete = true;
                 p.msg.wire_len += n;
                 p.utf8 = None;
@@ -584,10 +509,7 @@ impl Assembler {
         }
         self.pos += left;
         self.frag_known = false;
-        self.phase = Phase::Resync {
-            buf: Vec::new(),
-            base: self.pos,
-        };
+        self.phase = Phase::Resync { buf: Vec::new(), base: self.pos };
     }
 
     /// Header bytes held and how many more the header needs, if it is unfinished.

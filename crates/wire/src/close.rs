@@ -66,26 +66,10 @@ impl CloseInfo {
 pub fn parse_close(payload: &[u8]) -> (CloseInfo, Vec<(Rule, usize, String)>) {
     let mut problems = Vec::new();
     match payload {
-        [] => (
-            CloseInfo {
-                code: None,
-                reason: Vec::new(),
-            },
-            problems,
-        ),
+        [] => (CloseInfo { code: None, reason: Vec::new() }, problems),
         [b] => {
-            problems.push((
-                Rule::ClosePayloadOneByte,
-                0,
-                format!("1-byte close body 0x{b:02X}"),
-            ));
-            (
-                CloseInfo {
-                    code: None,
-                    reason: Vec::new(),
-                },
-                problems,
-            )
+            problems.push((Rule::ClosePayloadOneByte, 0, format!("1-byte close body 0x{b:02X}")));
+            (CloseInfo { code: None, reason: Vec::new() }, problems)
         }
         [hi, lo, reason @ ..] => {
             let code = u16::from_be_bytes([*hi, *lo]);
@@ -99,13 +83,7 @@ pub fn parse_close(payload: &[u8]) -> (CloseInfo, Vec<(Rule, usize, String)>) {
                     format!("reason not UTF-8 at byte {} of the reason", e.at),
                 ));
             }
-            (
-                CloseInfo {
-                    code: Some(code),
-                    reason: reason.to_vec(),
-                },
-                problems,
-            )
+            (CloseInfo { code: Some(code), reason: reason.to_vec() }, problems)
         }
     }
 }
@@ -131,10 +109,7 @@ mod tests {
         assert_eq!(parse_close(&[]).1, vec![]);
         assert_eq!(parse_close(&[3]).1[0].0, Rule::ClosePayloadOneByte);
         let (info, p) = parse_close(&[0x03, 0xE8, b'o', b'k']);
-        assert_eq!(
-            (info.code, info.reason.as_slice(), p.len()),
-            (Some(1000), &b"ok"[..], 0)
-        );
+        assert_eq!((info.code, info.reason.as_slice(), p.len()), (Some(1000), &b"ok"[..], 0));
         let (_, p) = parse_close(&[0x03, 0xE8, b'a', 0xFF]);
         assert_eq!((p[0].0, p[0].1), (Rule::CloseReasonInvalidUtf8, 3));
     }

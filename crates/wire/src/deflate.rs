@@ -12,6 +12,5 @@ mod params;
 
 pub use codec::{Deflater, InflateError, Inflater, TAIL};
 pub use params::{
-    ClientBits, NAME, PmdConfig, PmdParams, accept_response, answer_offers, format_params,
-    parse_params,
+    ClientBits, NAME, PmdConfig, PmdParams, accept_response, answer_offers, format_params, parse_params,
 };

@@ -96,11 +96,7 @@ impl FrameSpec {
         let len = self.declared_len.unwrap_or(self.payload.len() as u64);
         let form = self.length_form.unwrap_or(LengthForm::minimal_for(len));
         let b0 = (u8::from(self.fin) << 7) | ((self.rsv & 0x7) << 4) | (self.opcode.0 & 0xF);
-        let mask_bit = if matches!(self.masking, Masking::None) {
-            0
-        } else {
-            0x80
-        };
+        let mask_bit = if matches!(self.masking, Masking::None) { 0 } else { 0x80 };
         match form {
             LengthForm::Short if len > 125 => return Err(EncodeError::ShortFormTooLong(len)),
             LengthForm::Short => out.extend_from_slice(&[b0, mask_bit | len as u8]),

@@ -108,3 +108,20 @@ pub enum Event {
         skipped: u64,
     },
 }
+
+impl Event {
+    /// The message, if this is one.
+    pub fn as_message(&self) -> Option<&Message> {
+        if let Event::Message(m) = self { Some(m) } else { None }
+    }
+
+    /// The frame, if this is one.
+    pub fn as_frame(&self) -> Option<&FrameEvent> {
+        if let Event::Frame(f) = self { Some(f) } else { None }
+    }
+
+    /// The violation, if this is one.
+    pub fn as_violation(&self) -> Option<&Violation> {
+        if let Event::Violation(v) = self { Some(v) } else { None }
+    }
+}

@@ -34,9 +34,7 @@ pub struct Extension {
 impl Extension {
     /// The first parameter named `name` (ASCII case-insensitive), if any.
     pub fn param(&self, name: &str) -> Option<&ExtParam> {
-        self.params
-            .iter()
-            .find(|p| p.name.eq_ignore_ascii_case(name))
+        self.params.iter().find(|p| p.name.eq_ignore_ascii_case(name))
     }
 }
 
@@ -79,10 +77,7 @@ impl<'a> Cursor<'a> {
     }
 
     fn err(&self, message: impl Into<String>) -> ExtensionSyntaxError {
-        ExtensionSyntaxError {
-            position: self.pos,
-            message: message.into(),
-        }
+        ExtensionSyntaxError { position: self.pos, message: message.into() }
     }
 
     fn found(&self) -> String {
@@ -204,16 +199,10 @@ pub(crate) fn parse_extension_bytes(value: &[u8]) -> Result<Vec<Extension>, Exte
                         }
                     }
                 } else {
-                    pvalue = Some(
-                        c.token(&format!("a value for parameter '{pname}'"))?
-                            .to_owned(),
-                    );
+                    pvalue = Some(c.token(&format!("a value for parameter '{pname}'"))?.to_owned());
                 }
             }
-            params.push(ExtParam {
-                name: pname,
-                value: pvalue,
-            });
+            params.push(ExtParam { name: pname, value: pvalue });
         }
         out.push(Extension { name, params });
     }

@@ -166,13 +166,7 @@ type FirstTwo = (u8, u8, u8, u8);
 
 /// First two bytes: FIN, RSV1-3, opcode, MASK, 7-bit length.
 fn first_two(i: BitsIn<'_>) -> IResult<BitsIn<'_>, FirstTwo> {
-    (
-        take_bits(4usize),
-        take_bits(4usize),
-        take_bits(1usize),
-        take_bits(7usize),
-    )
-        .parse(i)
+    (take_bits(4usize), take_bits(4usize), take_bits(1usize), take_bits(7usize)).parse(i)
 }
 
 fn header(input: &[u8]) -> IResult<&[u8], FrameHeader> {
@@ -237,18 +231,10 @@ pub struct HeaderContext {
 /// Judges one header on its own (§5.1, §5.2, §5.5). `offset` is where the frame starts
 /// in the sender's stream. Message-level rules (fragmentation, RSV1 placement under
 /// permessage-deflate) are judged by the message assembler.
-pub fn header_violations(
-    h: &FrameHeader,
-    ctx: HeaderContext,
-    offset: u64,
-    out: &mut Vec<Violation>,
-) {
+pub fn header_violations(h: &FrameHeader, ctx: HeaderContext, offset: u64, out: &mut Vec<Violation>) {
     let v = |rule, detail: String| Violation::new(rule, ctx.sender, offset, detail);
     if h.opcode.is_reserved() {
-        out.push(v(
-            Rule::FrameOpcodeReserved,
-            format!("opcode 0x{:X}", h.opcode.0),
-        ));
+        out.push(v(Rule::FrameOpcodeReserved, format!("opcode 0x{:X}", h.opcode.0)));
     }
     let bad_rsv = h.rsv() & !ctx.rsv_allowed;
     if bad_rsv != 0 {
@@ -261,18 +247,11 @@ pub fn header_violations(
     if !msb_set && h.length_form != LengthForm::minimal_for(h.payload_len) {
         out.push(v(
             Rule::FrameLengthNonMinimal,
-            format!(
-                "length {} encoded in the {}-bit form",
-                h.payload_len,
-                h.length_form.bits()
-            ),
+            format!("length {} encoded in the {}-bit form", h.payload_len, h.length_form.bits()),
         ));
     }
     if msb_set {
-        out.push(v(
-            Rule::FrameLengthMsbSet,
-            format!("64-bit length 0x{:016X}", h.payload_len),
-        ));
+        out.push(v(Rule::FrameLengthMsbSet, format!("64-bit length 0x{:016X}", h.payload_len)));
     }
     if h.opcode.is_control() {
         if h.payload_len > 125 {
@@ -282,21 +261,13 @@ pub fn header_violations(
             ));
         }
         if !h.fin {
-            out.push(v(
-                Rule::ControlFragmented,
-                format!("{} frame with FIN=0", h.opcode),
-            ));
+            out.push(v(Rule::ControlFragmented, format!("{} frame with FIN=0", h.opcode)));
         }
     }
     if ctx.roles_known {
         match (ctx.sender, h.masked) {
-            (Role::Client, false) => out.push(v(
-                Rule::MaskClientUnmasked,
-                "client frame with MASK=0".into(),
-            )),
-            (Role::Server, true) => {
-                out.push(v(Rule::MaskServerMasked, "server frame with MASK=1".into()))
-            }
+            (Role::Client, false) => out.push(v(Rule::MaskClientUnmasked, "client frame with MASK=0".into())),
+            (Role::Server, true) => out.push(v(Rule::MaskServerMasked, "server frame with MASK=1".into())),
             _ => {}
         }
     }
@@ -318,13 +289,8 @@ mod tests {
                 Parsed::Header(h) => panic!("complete at {cut}: {h:?}"),
             }
         }
-        let Parsed::Header(h) = parse_header(&bytes) else {
-            panic!()
-        };
-        assert_eq!(
-            (h.header_len, h.payload_len, h.mask_key),
-            (14, 65536, Some([1, 2, 3, 4]))
-        );
+        let Parsed::Header(h) = parse_header(&bytes) else { panic!() };
+        assert_eq!((h.header_len, h.payload_len, h.mask_key), (14, 65536, Some([1, 2, 3, 4])));
     }
 
     #[test]

@@ -21,17 +21,9 @@ pub fn session(data: &[u8]) {
     };
     let cut = usize::from(ctl).min(rest.len());
     let (c2s, s2c) = rest.split_at(cut);
-    let limits = Limits {
-        message_keep: 4096,
-        inflate_max: 1 << 16,
-        resync_buffer: 4096,
-        ..Limits::default()
-    };
-    let mut s = if ctl & 1 == 0 {
-        Session::new(limits)
-    } else {
-        Session::mid_stream(limits)
-    };
+    let limits =
+        Limits { message_keep: 4096, inflate_max: 1 << 16, resync_buffer: 4096, ..Limits::default() };
+    let mut s = if ctl & 1 == 0 { Session::new(limits) } else { Session::mid_stream(limits) };
     let mut out = Vec::new();
     for (dir, bytes) in [(Dir::C2S, c2s), (Dir::S2C, s2c)] {
         for chunk in bytes.chunks(usize::from(ctl % 7) + 1) {
@@ -48,9 +40,7 @@ pub fn session(data: &[u8]) {
 pub fn handshake(data: &[u8]) {
     if let Ok(handshake::Progress::Complete { value: req, .. }) = handshake::parse_request(data) {
         let _ = handshake::check_request(&req);
-        if let Ok(handshake::Progress::Complete { value: resp, .. }) =
-            handshake::parse_response(data)
-        {
+        if let Ok(handshake::Progress::Complete { value: resp, .. }) = handshake::parse_response(data) {
             let _ = handshake::check_response(&req, &resp);
         }
     }

@@ -18,8 +18,7 @@ mod http;
 pub use build::{RequestBuilder, StdHeader, response_for};
 pub use check::{Negotiated, check_request, check_response, key_is_valid};
 pub use http::{
-    Header, HttpError, MAX_HEAD, MAX_HEADERS, Progress, Request, Response, parse_request,
-    parse_response,
+    Header, HttpError, MAX_HEAD, MAX_HEADERS, Progress, Request, Response, parse_request, parse_response,
 };
 
 use base64::Engine as _;

@@ -84,10 +84,7 @@ impl Session {
             stage: Stage::Http,
             http: Default::default(),
             requests: VecDeque::new(),
-            dirs: [
-                Assembler::new(Role::Client, limits),
-                Assembler::new(Role::Server, limits),
-            ],
+            dirs: [Assembler::new(Role::Client, limits), Assembler::new(Role::Server, limits)],
             pmd: None,
         }
     }
@@ -202,30 +199,19 @@ impl Session {
         }
         match handshake::parse_request(&h.buf) {
             Ok(Progress::Partial) => false,
-            Ok(Progress::Complete {
-                value: req,
-                consumed,
-            }) => {
+            Ok(Progress::Complete { value: req, consumed }) => {
                 let offset = h.base;
                 h.buf.drain(..consumed);
                 h.base += consumed as u64;
                 if req.is_upgrade() {
                     for (rule, detail) in handshake::check_request(&req) {
-                        out.push(Event::Violation(Violation::new(
-                            rule,
-                            Role::Client,
-                            offset,
-                            detail,
-                        )));
+                        out.push(Event::Violation(Violation::new(rule, Role::Client, offset, detail)));
                     }
                     h.hold = true;
                 } else {
                     h.skip = content_length(req.header("content-length"));
                 }
-                out.push(Event::Request {
-                    offset,
-                    request: req.clone(),
-                });
+                out.push(Event::Request { offset, request: req.clone() });
                 if self.requests.len() < 32 {
                     self.requests.push_back(req);
                 }
@@ -251,10 +237,7 @@ impl Session {
         }
         match handshake::parse_response(&h.buf) {
             Ok(Progress::Partial) => false,
-            Ok(Progress::Complete {
-                value: resp,
-                consumed,
-            }) => {
+            Ok(Progress::Complete { value: resp, consumed }) => {
                 let offset = h.base;
                 h.buf.drain(..consumed);
                 h.base += consumed as u64;
@@ -263,20 +246,13 @@ impl Session {
                 let negotiated = upgrade.map(|req| {
                     let (neg, problems) = handshake::check_response(req, &resp);
                     for (rule, detail) in problems {
-                        out.push(Event::Violation(Violation::new(
-                            rule,
-                            Role::Server,
-                            offset,
-                            detail,
-                        )));
+                        out.push(Event::Violation(Violation::new(rule, Role::Server, offset, detail)));
                     }
                     neg
                 });
                 let switching = resp.status == 101 && upgrade.is_some();
                 let pmd = match (switching, upgrade, &negotiated) {
-                    (true, Some(req), Some(neg)) => {
-                        negotiate_pmd(req, &neg.extensions, offset, out)
-                    }
+                    (true, Some(req), Some(neg)) => negotiate_pmd(req, &neg.extensions, offset, out),
                     _ => None,
                 };
                 if !switching {
@@ -284,11 +260,7 @@ impl Session {
                     // The client may try again (or go on with plain HTTP).
                     self.http[0].hold = false;
                 }
-                out.push(Event::Response {
-                    offset,
-                    response: resp,
-                    negotiated,
-                });
+                out.push(Event::Response { offset, response: resp, negotiated });
                 if switching {
                     self.establish(pmd, out);
                 }
@@ -331,35 +303,22 @@ fn negotiate_pmd(
 ) -> Option<PmdConfig> {
     let is_pmd = |e: &&Extension| e.name.eq_ignore_ascii_case(deflate::NAME);
     let ext = selected.iter().find(is_pmd)?;
-    let offers: Vec<Extension> = req
-        .offered_extensions()
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|e| is_pmd(&e))
-        .collect();
+    let offers: Vec<Extension> =
+        req.offered_extensions().unwrap_or_default().into_iter().filter(|e| is_pmd(&e)).collect();
     match deflate::accept_response(&offers, ext) {
         Ok(cfg) => Some(cfg),
         Err(problems) => {
             for (rule, detail) in problems {
-                out.push(Event::Violation(Violation::new(
-                    rule,
-                    Role::Server,
-                    offset,
-                    detail,
-                )));
+                out.push(Event::Violation(Violation::new(rule, Role::Server, offset, detail)));
             }
             // Decode as the server said it would compress, as far as that is defined.
-            deflate::parse_params(ext)
-                .ok()
-                .map(|p| PmdConfig::from_params(&p))
+            deflate::parse_params(ext).ok().map(|p| PmdConfig::from_params(&p))
         }
     }
 }
 
 fn content_length(v: Option<&[u8]>) -> u64 {
-    v.and_then(|v| std::str::from_utf8(v).ok())
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(0)
+    v.and_then(|v| std::str::from_utf8(v).ok()).and_then(|s| s.trim().parse().ok()).unwrap_or(0)
 }
 
 /// Used by [`Assembler`] when bytes are lost: finds where to start decoding again.

@@ -93,12 +93,7 @@ pub fn evidence(buf: &[u8], sender: Option<Role>) -> Option<Evidence> {
         let b = find_boundary(&buf[from..], sender)?;
         let at = from + b.at;
         if let Some((frames, to_end)) = count_believable(buf, at) {
-            return Some(Evidence {
-                at,
-                masked: b.masked,
-                frames,
-                to_end,
-            });
+            return Some(Evidence { at, masked: b.masked, frames, to_end });
         }
         from = at + 1;
     }
@@ -159,10 +154,7 @@ mod tests {
 
     fn frames(masked: bool) -> Vec<u8> {
         let mut out = Vec::new();
-        for (i, p) in ["hello", "", "a much longer message payload"]
-            .iter()
-            .enumerate()
-        {
+        for (i, p) in ["hello", "", "a much longer message payload"].iter().enumerate() {
             let mut f = FrameSpec::new(OpCode::TEXT, p.as_bytes().to_vec());
             if masked {
                 f = f.masked([i as u8, 7, 9, 200]);
@@ -191,15 +183,7 @@ mod tests {
         let skip = buf.len();
         buf.extend(frames(false));
         let e = evidence(&buf, None).unwrap();
-        assert_eq!(
-            e,
-            Evidence {
-                at: skip,
-                masked: false,
-                frames: 3,
-                to_end: true
-            }
-        );
+        assert_eq!(e, Evidence { at: skip, masked: false, frames: 3, to_end: true });
         let masked = frames(true);
         let e = evidence(&masked[..masked.len() - 3], Some(Role::Client)).unwrap();
         assert_eq!((e.at, e.masked, e.frames, e.to_end), (0, true, 2, false));
@@ -210,9 +194,6 @@ mod tests {
     fn rejects_wrong_mask_for_role() {
         let buf = frames(true);
         assert_eq!(find_boundary(&buf, Some(Role::Server)), None);
-        assert_eq!(
-            find_boundary(&buf, Some(Role::Client)).map(|b| b.at),
-            Some(0)
-        );
+        assert_eq!(find_boundary(&buf, Some(Role::Client)).map(|b| b.at), Some(0));
     }
 }

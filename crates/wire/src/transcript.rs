@@ -32,9 +32,9 @@ pub fn preview(bytes: &[u8], total: u64) -> String {
 /// One frame: `frame c2s @0 FIN=1 RSV=000 text MASK=1 key=37fa213d len=5/7 "Hello"`.
 pub fn frame_line(f: &FrameEvent) -> String {
     let h = &f.header;
-    let key = h.mask_key.map_or(String::new(), |k| {
-        format!(" key={:02x}{:02x}{:02x}{:02x}", k[0], k[1], k[2], k[3])
-    });
+    let key = h
+        .mask_key
+        .map_or(String::new(), |k| format!(" key={:02x}{:02x}{:02x}{:02x}", k[0], k[1], k[2], k[3]));
     let mut s = format!(
         "frame {} @{} FIN={} RSV={:03b} {}(0x{:X}) MASK={}{} len={}/{}-bit {}",
         f.dir,
@@ -57,10 +57,8 @@ pub fn frame_line(f: &FrameEvent) -> String {
 
 /// One message: `message s2c text @0..7 frames=1 len=5 "Hello"`.
 pub fn message_line(m: &Message) -> String {
-    let mut s = format!(
-        "message {} {} @{}..{} frames={} len={}",
-        m.dir, m.opcode, m.offset, m.end, m.frames, m.len
-    );
+    let mut s =
+        format!("message {} {} @{}..{} frames={} len={}", m.dir, m.opcode, m.offset, m.end, m.frames, m.len);
     if m.compressed {
         let _ = write!(s, " compressed(wire={})", m.wire_len);
     }
@@ -91,50 +89,27 @@ pub fn event_line(e: &Event) -> String {
                 request.method, request.target, request.version_minor
             )
         }
-        Event::Response {
-            offset,
-            response,
-            negotiated,
-        } => {
-            let mut s = format!(
-                "response s2c @{offset} {} {}",
-                response.status, response.reason
-            );
+        Event::Response { offset, response, negotiated } => {
+            let mut s = format!("response s2c @{offset} {} {}", response.status, response.reason);
             if let Some(n) = negotiated {
                 if let Some(p) = &n.protocol {
                     let _ = write!(s, " protocol={p}");
                 }
                 if !n.extensions.is_empty() {
-                    let _ = write!(
-                        s,
-                        " extensions={:?}",
-                        crate::extensions::format_extensions(&n.extensions)
-                    );
+                    let _ =
+                        write!(s, " extensions={:?}", crate::extensions::format_extensions(&n.extensions));
                 }
             }
             s
         }
         Event::Established => "established".to_string(),
-        Event::HttpError {
-            dir,
-            offset,
-            message,
-        } => format!("http-error {dir} @{offset} {message}"),
+        Event::HttpError { dir, offset, message } => format!("http-error {dir} @{offset} {message}"),
         Event::Frame(f) => frame_line(f),
         Event::Message(m) => message_line(m),
-        Event::Violation(v) => format!(
-            "VIOLATION {} ({}) by {} @{}: {}",
-            v.rule,
-            v.rule.citation(),
-            v.by,
-            v.offset,
-            v.detail
-        ),
+        Event::Violation(v) => {
+            format!("VIOLATION {} ({}) by {} @{}: {}", v.rule, v.rule.citation(), v.by, v.offset, v.detail)
+        }
         Event::Gap { dir, offset, len } => format!("gap {dir} @{offset} len={len}"),
-        Event::Resynced {
-            dir,
-            offset,
-            skipped,
-        } => format!("resynced {dir} @{offset} skipped={skipped}"),
+        Event::Resynced { dir, offset, skipped } => format!("resynced {dir} @{offset} skipped={skipped}"),
     }
 }

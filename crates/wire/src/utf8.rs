@@ -73,9 +73,7 @@ impl Utf8Validator {
             };
             let lead = self.pending[0];
             if !continuation_ok(lead, self.pending_len, b) {
-                return Err(Utf8Error {
-                    at: base + (data.len() - rest.len()) as u64,
-                });
+                return Err(Utf8Error { at: base + (data.len() - rest.len()) as u64 });
             }
             self.pending[self.pending_len] = b;
             self.pending_len += 1;
@@ -93,14 +91,8 @@ impl Utf8Validator {
                     // A byte that can never lead fails where it stands; a good lead
                     // fails at the first byte that cannot continue it.
                     Some(n) => {
-                        let bad = if seq_len(rest[valid]) == 0 {
-                            valid
-                        } else {
-                            valid + n
-                        };
-                        Err(Utf8Error {
-                            at: base + (start + bad) as u64,
-                        })
+                        let bad = if seq_len(rest[valid]) == 0 { valid } else { valid + n };
+                        Err(Utf8Error { at: base + (start + bad) as u64 })
                     }
                     None => {
                         let tail = &rest[valid..];
@@ -115,11 +107,7 @@ impl Utf8Validator {
 
     /// Ends the text: a code point left unfinished makes it invalid at its end.
     pub fn finish(&self) -> Result<(), Utf8Error> {
-        if self.pending_len > 0 {
-            Err(Utf8Error { at: self.fed })
-        } else {
-            Ok(())
-        }
+        if self.pending_len > 0 { Err(Utf8Error { at: self.fed }) } else { Ok(()) }
     }
 }
 
@@ -137,15 +125,9 @@ mod tests {
     #[test]
     fn fail_fast_points() {
         // Surrogate: ED A0 fails at the A0.
-        assert_eq!(
-            validate(&hex(b"cebae1bdb9cf83cebcceb5eda080656469746564")),
-            Err(Utf8Error { at: 12 })
-        );
+        assert_eq!(validate(&hex(b"cebae1bdb9cf83cebcceb5eda080656469746564")), Err(Utf8Error { at: 12 }));
         // F4 90: beyond U+10FFFF, fails at the 90.
-        assert_eq!(
-            validate(&hex(b"cebae1bdb9cf83cebcceb5f4908080")),
-            Err(Utf8Error { at: 12 })
-        );
+        assert_eq!(validate(&hex(b"cebae1bdb9cf83cebcceb5f4908080")), Err(Utf8Error { at: 12 }));
         // A lone continuation byte fails where it is.
         assert_eq!(validate(b"ab\x80"), Err(Utf8Error { at: 2 }));
         // Truncated sequence: invalid at the end only.
@@ -164,8 +146,6 @@ mod tests {
     }
 
     fn hex(s: &[u8]) -> Vec<u8> {
-        s.chunks(2)
-            .map(|c| u8::from_str_radix(std::str::from_utf8(c).unwrap(), 16).unwrap())
-            .collect()
+        s.chunks(2).map(|c| u8::from_str_radix(std::str::from_utf8(c).unwrap(), 16).unwrap()).collect()
     }
 }

@@ -21,12 +21,7 @@ pub struct Violation {
 impl Violation {
     /// A violation of `rule` by `by` at `offset`.
     pub fn new(rule: Rule, by: Role, offset: u64, detail: impl Into<String>) -> Self {
-        Violation {
-            rule,
-            by,
-            offset,
-            detail: detail.into(),
-        }
+        Violation { rule, by, offset, detail: detail.into() }
     }
 }
 

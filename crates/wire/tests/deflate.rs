@@ -4,8 +4,8 @@
 use proptest::prelude::*;
 use wsprobe_wire::Role;
 use wsprobe_wire::deflate::{
-    ClientBits, Deflater, InflateError, Inflater, NAME, PmdConfig, PmdParams, accept_response,
-    answer_offers, format_params, parse_params,
+    ClientBits, Deflater, InflateError, Inflater, NAME, PmdConfig, PmdParams, accept_response, answer_offers,
+    format_params, parse_params,
 };
 use wsprobe_wire::extensions::{ExtParam, Extension};
 use wsprobe_wire::rules::Rule;
@@ -23,20 +23,11 @@ fn ext(params: &str) -> Extension {
         .map(str::trim)
         .filter(|p| !p.is_empty())
         .map(|p| match p.split_once('=') {
-            Some((n, v)) => ExtParam {
-                name: n.into(),
-                value: Some(v.into()),
-            },
-            None => ExtParam {
-                name: p.into(),
-                value: None,
-            },
+            Some((n, v)) => ExtParam { name: n.into(), value: Some(v.into()) },
+            None => ExtParam { name: p.into(), value: None },
         })
         .collect();
-    Extension {
-        name: NAME.into(),
-        params,
-    }
+    Extension { name: NAME.into(), params }
 }
 
 fn inflate_one(inf: &mut Inflater, payload: &[u8]) -> Result<Vec<u8>, InflateError> {
@@ -61,10 +52,7 @@ fn rules_of(errs: &[(Rule, String)]) -> Vec<Rule> {
 fn rfc_7_2_3_1_hello_one_block() {
     let payload = Deflater::new(15, false).compress_message(b"Hello");
     assert_eq!(payload, h("f2 48 cd c9 c9 07 00"));
-    assert_eq!(
-        inflate_one(&mut Inflater::new(15, false, MIB), &payload).unwrap(),
-        b"Hello"
-    );
+    assert_eq!(inflate_one(&mut Inflater::new(15, false, MIB), &payload).unwrap(), b"Hello");
 }
 
 #[test]
@@ -99,48 +87,27 @@ fn rfc_7_2_3_2_sharing_the_window() {
 
     // Context takeover: the second payload refers to the first message.
     let mut inf = Inflater::new(15, false, MIB);
-    assert_eq!(
-        inflate_one(&mut inf, &h("f2 48 cd c9 c9 07 00")).unwrap(),
-        b"Hello"
-    );
-    assert_eq!(
-        inflate_one(&mut inf, &h("f2 00 11 00 00")).unwrap(),
-        b"Hello"
-    );
+    assert_eq!(inflate_one(&mut inf, &h("f2 48 cd c9 c9 07 00")).unwrap(), b"Hello");
+    assert_eq!(inflate_one(&mut inf, &h("f2 00 11 00 00")).unwrap(), b"Hello");
 
     // no_context_takeover: the window is emptied, so the back reference is invalid.
     let mut inf = Inflater::new(15, true, MIB);
-    assert_eq!(
-        inflate_one(&mut inf, &h("f2 48 cd c9 c9 07 00")).unwrap(),
-        b"Hello"
-    );
-    assert!(matches!(
-        inflate_one(&mut inf, &h("f2 00 11 00 00")),
-        Err(InflateError::Corrupt(_))
-    ));
+    assert_eq!(inflate_one(&mut inf, &h("f2 48 cd c9 c9 07 00")).unwrap(), b"Hello");
+    assert!(matches!(inflate_one(&mut inf, &h("f2 00 11 00 00")), Err(InflateError::Corrupt(_))));
 }
 
 #[test]
 fn rfc_7_2_3_3_stored_block() {
     let mut inf = Inflater::new(15, false, MIB);
-    assert_eq!(
-        inflate_one(&mut inf, &h("00 05 00 fa ff 48 65 6c 6c 6f 00")).unwrap(),
-        b"Hello"
-    );
+    assert_eq!(inflate_one(&mut inf, &h("00 05 00 fa ff 48 65 6c 6c 6f 00")).unwrap(), b"Hello");
 }
 
 #[test]
 fn rfc_7_2_3_4_bfinal_block_keeps_the_window() {
     let mut inf = Inflater::new(15, false, MIB);
-    assert_eq!(
-        inflate_one(&mut inf, &h("f3 48 cd c9 c9 07 00 00")).unwrap(),
-        b"Hello"
-    );
+    assert_eq!(inflate_one(&mut inf, &h("f3 48 cd c9 c9 07 00 00")).unwrap(), b"Hello");
     // The window survives the BFINAL block: the next message may refer to it.
-    assert_eq!(
-        inflate_one(&mut inf, &h("f2 00 11 00 00")).unwrap(),
-        b"Hello"
-    );
+    assert_eq!(inflate_one(&mut inf, &h("f2 00 11 00 00")).unwrap(), b"Hello");
     // Also without the trailing empty-block header, and split inside the block.
     let mut inf = Inflater::new(15, false, MIB);
     let mut out = Vec::new();
@@ -148,10 +115,7 @@ fn rfc_7_2_3_4_bfinal_block_keeps_the_window() {
     inf.push(&h("c9 07 00"), &mut out).unwrap();
     inf.finish_message(&mut out).unwrap();
     assert_eq!(out, b"Hello");
-    assert_eq!(
-        inflate_one(&mut inf, &h("f2 00 11 00 00")).unwrap(),
-        b"Hello"
-    );
+    assert_eq!(inflate_one(&mut inf, &h("f2 00 11 00 00")).unwrap(), b"Hello");
 }
 
 #[test]
@@ -193,9 +157,7 @@ fn parses_every_parameter() {
     );
     assert_eq!(parse_params(&ext("")).unwrap(), PmdParams::default());
     assert_eq!(
-        parse_params(&ext("client_max_window_bits"))
-            .unwrap()
-            .client_max_window_bits,
+        parse_params(&ext("client_max_window_bits")).unwrap().client_max_window_bits,
         Some(ClientBits::NoValue)
     );
     assert_eq!(parse_params(&format_params(&p)).unwrap(), p);
@@ -258,10 +220,7 @@ fn value_less_client_bits_legal_in_offer_only() {
     // The reference server accepts the offer ...
     let (answer, cfg) = answer_offers(std::slice::from_ref(&offer)).unwrap();
     assert_eq!(cfg, PmdConfig::default());
-    assert_eq!(
-        accept_response(std::slice::from_ref(&offer), &answer),
-        Ok(cfg)
-    );
+    assert_eq!(accept_response(std::slice::from_ref(&offer), &answer), Ok(cfg));
     // ... but a response may not carry the parameter without a value.
     let e = accept_response(&[offer], &ext("client_max_window_bits")).unwrap_err();
     assert_eq!(rules_of(&e), [Rule::PmdParamInvalid]);
@@ -272,11 +231,7 @@ fn response_vectors() {
     let mismatch = |offers: &[&str], resp: &str| {
         let offers: Vec<_> = offers.iter().map(|o| ext(o)).collect();
         let e = accept_response(&offers, &ext(resp)).unwrap_err();
-        assert_eq!(
-            rules_of(&e),
-            [Rule::PmdResponseMismatch],
-            "{offers:?} / {resp}: {e:?}"
-        );
+        assert_eq!(rules_of(&e), [Rule::PmdResponseMismatch], "{offers:?} / {resp}: {e:?}");
     };
     // client_max_window_bits answered although not offered (§7.1.2.2, §7.1.3).
     mismatch(&[""], "client_max_window_bits=15");
@@ -289,30 +244,18 @@ fn response_vectors() {
     mismatch(&[], "");
     mismatch(&["bogus"], "");
     // Every offer is tried.
-    mismatch(
-        &["server_max_window_bits=9", "server_no_context_takeover"],
-        "server_max_window_bits=10",
-    );
+    mismatch(&["server_max_window_bits=9", "server_no_context_takeover"], "server_max_window_bits=10");
 
     let ok = |offers: &[&str], resp: &str| {
         let offers: Vec<_> = offers.iter().map(|o| ext(o)).collect();
         accept_response(&offers, &ext(resp)).unwrap()
     };
     // §7.1.3: the fallback offer list, accepted both ways.
-    let offers = [
-        "client_max_window_bits; server_max_window_bits=10",
-        "client_max_window_bits",
-    ];
-    assert_eq!(
-        ok(&offers, "server_max_window_bits=10").server_max_window_bits,
-        10
-    );
+    let offers = ["client_max_window_bits; server_max_window_bits=10", "client_max_window_bits"];
+    assert_eq!(ok(&offers, "server_max_window_bits=10").server_max_window_bits, 10);
     assert_eq!(ok(&offers, ""), PmdConfig::default());
     // The server may add server_* parameters and client_no_context_takeover freely.
-    let c = ok(
-        &[""],
-        "server_no_context_takeover; client_no_context_takeover; server_max_window_bits=8",
-    );
+    let c = ok(&[""], "server_no_context_takeover; client_no_context_takeover; server_max_window_bits=8");
     assert_eq!(
         c,
         PmdConfig {
@@ -325,37 +268,19 @@ fn response_vectors() {
     assert_eq!(c.for_sender(Role::Server), (8, true));
     assert_eq!(c.for_sender(Role::Client), (15, true));
     // A smaller server window than offered, and a client window equal/smaller.
-    assert_eq!(
-        ok(&["server_max_window_bits=12"], "server_max_window_bits=9").server_max_window_bits,
-        9
-    );
+    assert_eq!(ok(&["server_max_window_bits=12"], "server_max_window_bits=9").server_max_window_bits, 9);
     let c = ok(&["client_max_window_bits=10"], "client_max_window_bits=9");
     assert_eq!(c.for_sender(Role::Client), (9, false));
     // A client value larger than the offered hint is still a legal agreement
     // (§7.2.1: the hint does not bind; the client compresses within the agreed value).
-    assert_eq!(
-        ok(&["client_max_window_bits=10"], "client_max_window_bits=12").client_max_window_bits,
-        12
-    );
+    assert_eq!(ok(&["client_max_window_bits=10"], "client_max_window_bits=12").client_max_window_bits, 12);
 
     // Names match ASCII case-insensitively, like the session's matching.
-    let upper = Extension {
-        name: NAME.to_uppercase(),
-        params: vec![],
-    };
-    assert_eq!(
-        accept_response(std::slice::from_ref(&upper), &upper),
-        Ok(PmdConfig::default())
-    );
+    let upper = Extension { name: NAME.to_uppercase(), params: vec![] };
+    assert_eq!(accept_response(std::slice::from_ref(&upper), &upper), Ok(PmdConfig::default()));
     assert!(answer_offers(&[upper]).is_some());
     // A response naming another extension, and an invalid response.
-    let e = accept_response(
-        &[ext("")],
-        &Extension {
-            name: "x-webkit-deflate-frame".into(),
-            params: vec![],
-        },
-    );
+    let e = accept_response(&[ext("")], &Extension { name: "x-webkit-deflate-frame".into(), params: vec![] });
     assert_eq!(rules_of(&e.unwrap_err()), [Rule::PmdResponseMismatch]);
     let e = accept_response(&[ext("")], &ext("server_max_window_bits=7; foo")).unwrap_err();
     assert_eq!(rules_of(&e), [Rule::PmdParamInvalid, Rule::PmdParamInvalid]);
@@ -364,10 +289,7 @@ fn response_vectors() {
 #[test]
 fn reference_server_answers() {
     // Invalid offers are declined; the first valid one is answered.
-    assert_eq!(
-        answer_offers(&[ext("server_max_window_bits=7"), ext("foo")]),
-        None
-    );
+    assert_eq!(answer_offers(&[ext("server_max_window_bits=7"), ext("foo")]), None);
     assert_eq!(answer_offers(&[]), None);
     let offers = [
         ext("server_max_window_bits=16"),
@@ -433,38 +355,20 @@ fn decompression_bomb_stops_at_the_limit() {
     let r = inf.push_with(&bomb, &mut sink);
     assert_eq!(r, Err(InflateError::Limit { limit: MIB }));
     // Further input of the same message is refused without work.
-    assert_eq!(
-        inf.push_with(&bomb, &mut sink),
-        Err(InflateError::Limit { limit: MIB })
-    );
-    assert_eq!(
-        inf.finish_message_with(&mut sink),
-        Err(InflateError::Limit { limit: MIB })
-    );
+    assert_eq!(inf.push_with(&bomb, &mut sink), Err(InflateError::Limit { limit: MIB }));
+    assert_eq!(inf.finish_message_with(&mut sink), Err(InflateError::Limit { limit: MIB }));
     assert_eq!(total, MIB, "exactly the limit is delivered");
-    assert!(
-        biggest <= 32 * 1024,
-        "output comes in bounded steps ({biggest})"
-    );
+    assert!(biggest <= 32 * 1024, "output comes in bounded steps ({biggest})");
     assert!(calls >= MIB / (32 * 1024));
 
     // The Vec variant holds exactly the limit.
     let mut inf = Inflater::new(15, true, MIB);
     let mut out = Vec::new();
-    assert_eq!(
-        inf.push(&bomb, &mut out),
-        Err(InflateError::Limit { limit: MIB })
-    );
+    assert_eq!(inf.push(&bomb, &mut out), Err(InflateError::Limit { limit: MIB }));
     assert_eq!(out.len(), MIB);
     // And the inflater is usable for the next message.
-    assert_eq!(
-        inf.finish_message(&mut out),
-        Err(InflateError::Limit { limit: MIB })
-    );
-    assert_eq!(
-        inflate_one(&mut inf, &h("f2 48 cd c9 c9 07 00")).unwrap(),
-        b"Hello"
-    );
+    assert_eq!(inf.finish_message(&mut out), Err(InflateError::Limit { limit: MIB }));
+    assert_eq!(inflate_one(&mut inf, &h("f2 48 cd c9 c9 07 00")).unwrap(), b"Hello");
 }
 
 #[test]
@@ -475,17 +379,14 @@ fn limit_boundary_is_inclusive() {
     assert_eq!(inflate_one(&mut inf, &p).unwrap(), msg);
     let mut inf = Inflater::new(15, true, 99_999);
     let mut out = Vec::new();
-    let r = inf
-        .push(&p, &mut out)
-        .and_then(|()| inf.finish_message(&mut out).map(drop));
+    let r = inf.push(&p, &mut out).and_then(|()| inf.finish_message(&mut out).map(drop));
     assert_eq!(r, Err(InflateError::Limit { limit: 99_999 }));
     assert_eq!(out.len(), 99_999);
     // Also when the limit is only passed by the bytes the tail flushes out.
     let mut inf = Inflater::new(15, true, 4);
     let mut out = Vec::new();
-    let r = inf
-        .push(&h("f2 48 cd c9 c9 07 00"), &mut out)
-        .and_then(|()| inf.finish_message(&mut out).map(drop));
+    let r =
+        inf.push(&h("f2 48 cd c9 c9 07 00"), &mut out).and_then(|()| inf.finish_message(&mut out).map(drop));
     assert_eq!(r, Err(InflateError::Limit { limit: 4 }));
     assert_eq!(out, b"Hell");
     let mut inf = Inflater::new(15, true, 0);
@@ -502,26 +403,17 @@ fn corrupt_input_is_an_error_and_reset_recovers() {
     let e = inflate_one(&mut inf, &h("00 05 00 00 00 48 65 6c 6c 6f")).unwrap_err();
     assert!(matches!(e, InflateError::Corrupt(_)), "{e:?}");
     // After an error the next message starts fresh.
-    assert_eq!(
-        inflate_one(&mut inf, &h("f2 48 cd c9 c9 07 00")).unwrap(),
-        b"Hello"
-    );
+    assert_eq!(inflate_one(&mut inf, &h("f2 48 cd c9 c9 07 00")).unwrap(), b"Hello");
 
     // reset() abandons a half-fed message.
     let mut out = Vec::new();
     inf.push(&h("f2 00"), &mut out).unwrap();
     inf.reset();
     out.clear();
-    assert_eq!(
-        inflate_one(&mut inf, &h("00 05 00 fa ff 48 65 6c 6c 6f 00")).unwrap(),
-        b"Hello"
-    );
+    assert_eq!(inflate_one(&mut inf, &h("00 05 00 fa ff 48 65 6c 6c 6f 00")).unwrap(), b"Hello");
     // With context takeover a message that needs the lost history fails.
     inf.reset();
-    assert!(matches!(
-        inflate_one(&mut inf, &h("f2 00 11 00 00")),
-        Err(InflateError::Corrupt(_))
-    ));
+    assert!(matches!(inflate_one(&mut inf, &h("f2 00 11 00 00")), Err(InflateError::Corrupt(_))));
 }
 
 // ---- Properties ----
@@ -681,17 +573,14 @@ mod deflate_scan {
         }
     }
 
-    const LEXT: [u32; 29] = [
-        0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0,
-    ];
+    const LEXT: [u32; 29] =
+        [0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0];
     const DBASE: [u32; 30] = [
-        1, 2, 3, 4, 5, 7, 9, 13, 17, 25, 33, 49, 65, 97, 129, 193, 257, 385, 513, 769, 1025, 1537,
-        2049, 3073, 4097, 6145, 8193, 12289, 16385, 24577,
+        1, 2, 3, 4, 5, 7, 9, 13, 17, 25, 33, 49, 65, 97, 129, 193, 257, 385, 513, 769, 1025, 1537, 2049,
+        3073, 4097, 6145, 8193, 12289, 16385, 24577,
     ];
-    const DEXT: [u32; 30] = [
-        0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12,
-        13, 13,
-    ];
+    const DEXT: [u32; 30] =
+        [0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13];
 
     /// Largest distance in a sequence of non-final blocks ending in a stored block.
     pub fn max_distance(data: &[u8]) -> u32 {
@@ -740,9 +629,7 @@ mod deflate_scan {
         let hlit = b.bits(5) as usize + 257;
         let hdist = b.bits(5) as usize + 1;
         let hclen = b.bits(4) as usize + 4;
-        const ORDER: [usize; 19] = [
-            16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15,
-        ];
+        const ORDER: [usize; 19] = [16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15];
         let mut cl = [0u32; 19];
         for &o in &ORDER[..hclen] {
             cl[o] = b.bits(3);

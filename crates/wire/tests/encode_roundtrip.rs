@@ -79,20 +79,13 @@ fn flag_only_masking_sets_the_bit_without_a_key() {
     let bytes = s.encode().unwrap();
     assert_eq!(bytes[1], 0x80 | 9);
     // A parser then reads the first four payload bytes as the key.
-    let Parsed::Header(h) = parse_header(&bytes) else {
-        panic!()
-    };
+    let Parsed::Header(h) = parse_header(&bytes) else { panic!() };
     assert_eq!(h.mask_key, Some(*b"abcd"));
 }
 
 #[test]
 fn impossible_forms_are_refused() {
-    assert!(
-        FrameSpec::new(OpCode::TEXT, vec![0; 126])
-            .length_form(LengthForm::Short)
-            .encode()
-            .is_err()
-    );
+    assert!(FrameSpec::new(OpCode::TEXT, vec![0; 126]).length_form(LengthForm::Short).encode().is_err());
     assert!(
         FrameSpec::new(OpCode::TEXT, vec![])
             .length_form(LengthForm::Ext16)

@@ -18,11 +18,7 @@ fn decode_fixture(text: &str) -> String {
         if let Some(c) = line.strip_prefix('#') {
             let c = c.trim();
             if let Some(r) = c.strip_prefix("role:") {
-                role = Some(if r.trim() == "server" {
-                    Role::Server
-                } else {
-                    Role::Client
-                });
+                role = Some(if r.trim() == "server" { Role::Server } else { Role::Client });
             } else if let Some(d) = c.strip_prefix("deflate:") {
                 let ext = parse_extensions(d.trim()).unwrap().remove(0);
                 pmd = Some(PmdConfig::from_params(&parse_params(&ext).unwrap()));
@@ -39,9 +35,7 @@ fn decode_fixture(text: &str) -> String {
     let mut events = Vec::new();
     s.feed(role.sends(), &bytes, &mut events);
     if let Some((have, needed)) = s.pending_header(role.sends()) {
-        out.push_str(&format!(
-            "pending header: {have} bytes, {needed} more needed\n"
-        ));
+        out.push_str(&format!("pending header: {have} bytes, {needed} more needed\n"));
     }
     s.finish(&mut events);
     for e in &events {

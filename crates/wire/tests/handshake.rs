@@ -4,8 +4,8 @@ use proptest::prelude::*;
 use wsprobe_wire::Rule;
 use wsprobe_wire::extensions::{ExtParam, Extension, format_extensions, parse_extensions};
 use wsprobe_wire::handshake::{
-    GUID, MAX_HEAD, Progress, Request, RequestBuilder, Response, StdHeader, accept_key,
-    check_request, check_response, key_is_valid, parse_request, parse_response, response_for,
+    GUID, MAX_HEAD, Progress, Request, RequestBuilder, Response, StdHeader, accept_key, check_request,
+    check_response, key_is_valid, parse_request, parse_response, response_for,
 };
 
 const KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
@@ -36,10 +36,7 @@ fn req(bytes: &[u8]) -> Request {
             assert_eq!(consumed, bytes.len(), "whole head consumed");
             value
         }
-        other => panic!(
-            "request did not parse: {other:?}\n{}",
-            String::from_utf8_lossy(bytes)
-        ),
+        other => panic!("request did not parse: {other:?}\n{}", String::from_utf8_lossy(bytes)),
     }
 }
 
@@ -49,10 +46,7 @@ fn resp(bytes: &[u8]) -> Response {
             assert_eq!(consumed, bytes.len(), "whole head consumed");
             value
         }
-        other => panic!(
-            "response did not parse: {other:?}\n{}",
-            String::from_utf8_lossy(bytes)
-        ),
+        other => panic!("response did not parse: {other:?}\n{}", String::from_utf8_lossy(bytes)),
     }
 }
 
@@ -90,10 +84,7 @@ fn rfc_request_and_response_are_valid() {
     assert_eq!(check_request(&r), vec![]);
 
     let s = resp(RFC_RESPONSE.as_bytes());
-    assert_eq!(
-        (s.version_minor, s.status, s.reason.as_str()),
-        (1, 101, "Switching Protocols")
-    );
+    assert_eq!((s.version_minor, s.status, s.reason.as_str()), (1, 101, "Switching Protocols"));
     let (neg, v) = check_response(&r, &s);
     assert_eq!(v, vec![]);
     assert!(neg.accepted);
@@ -103,11 +94,7 @@ fn rfc_request_and_response_are_valid() {
 
 #[test]
 fn builder_and_reference_response_agree_with_checker() {
-    let bytes = good()
-        .path("/chat")
-        .origin("http://example.com")
-        .protocols(["chat", "superchat"])
-        .build();
+    let bytes = good().path("/chat").origin("http://example.com").protocols(["chat", "superchat"]).build();
     assert_eq!(String::from_utf8(bytes.clone()).unwrap(), RFC_REQUEST);
     let r = req(&bytes);
     assert_eq!(check_request(&r), vec![]);
@@ -119,35 +106,20 @@ fn builder_and_reference_response_agree_with_checker() {
     assert_eq!(neg.protocol.as_deref(), Some("superchat"));
     // The reference answer to the RFC request is the RFC answer.
     let r = req(RFC_REQUEST.as_bytes());
-    assert_eq!(
-        response_for(&r, |o| o.first().cloned(), None),
-        RFC_RESPONSE.as_bytes()
-    );
+    assert_eq!(response_for(&r, |o| o.first().cloned(), None), RFC_RESPONSE.as_bytes());
 }
 
 #[test]
 fn reference_response_extensions_and_protocol_pick() {
-    let r = req(&good()
-        .extensions("permessage-deflate; client_max_window_bits, x-foo")
-        .build());
-    let answer = response_for(
-        &r,
-        |_| Some("not-offered".into()),
-        Some("permessage-deflate"),
-    );
+    let r = req(&good().extensions("permessage-deflate; client_max_window_bits, x-foo").build());
+    let answer = response_for(&r, |_| Some("not-offered".into()), Some("permessage-deflate"));
     let text = String::from_utf8(answer.clone()).unwrap();
-    assert!(
-        !text.contains("Sec-WebSocket-Protocol"),
-        "a pick that was not offered is dropped"
-    );
+    assert!(!text.contains("Sec-WebSocket-Protocol"), "a pick that was not offered is dropped");
     let (neg, v) = check_response(&r, &resp(&answer));
     assert_eq!(v, vec![]);
     assert!(neg.accepted);
     assert_eq!(neg.protocol, None);
-    assert_eq!(
-        neg.extensions,
-        parse_extensions("permessage-deflate").unwrap()
-    );
+    assert_eq!(neg.extensions, parse_extensions("permessage-deflate").unwrap());
 }
 
 #[test]
@@ -173,19 +145,11 @@ fn reference_response_refusals() {
 fn every_prefix_of_a_valid_request_is_partial() {
     let bytes = RFC_REQUEST.as_bytes();
     for n in 0..bytes.len() {
-        assert_eq!(
-            parse_request(&bytes[..n]),
-            Ok(Progress::Partial),
-            "prefix of {n} bytes"
-        );
+        assert_eq!(parse_request(&bytes[..n]), Ok(Progress::Partial), "prefix of {n} bytes");
     }
     let bytes = RFC_RESPONSE.as_bytes();
     for n in 0..bytes.len() {
-        assert_eq!(
-            parse_response(&bytes[..n]),
-            Ok(Progress::Partial),
-            "prefix of {n} bytes"
-        );
+        assert_eq!(parse_response(&bytes[..n]), Ok(Progress::Partial), "prefix of {n} bytes");
     }
 }
 
@@ -212,23 +176,12 @@ fn oversized_head_is_an_error_not_partial() {
     // The same with the empty line after the limit.
     bytes.extend_from_slice(b"\r\n");
     assert_eq!(parse_request(&bytes).unwrap_err().offset, MAX_HEAD);
-    let one_long = [
-        b"GET / HTTP/1.1\r\nX-Big: ".as_slice(),
-        &vec![b'a'; MAX_HEAD],
-    ]
-    .concat();
+    let one_long = [b"GET / HTTP/1.1\r\nX-Big: ".as_slice(), &vec![b'a'; MAX_HEAD]].concat();
     assert!(parse_request(&one_long).is_err());
-    let resp_long = [
-        b"HTTP/1.1 101 OK\r\nX-Big: ".as_slice(),
-        &vec![b'a'; MAX_HEAD],
-    ]
-    .concat();
+    let resp_long = [b"HTTP/1.1 101 OK\r\nX-Big: ".as_slice(), &vec![b'a'; MAX_HEAD]].concat();
     assert!(parse_response(&resp_long).is_err());
     // Just under the limit is still Partial.
-    assert_eq!(
-        parse_request(&one_long[..MAX_HEAD - 1]),
-        Ok(Progress::Partial)
-    );
+    assert_eq!(parse_request(&one_long[..MAX_HEAD - 1]), Ok(Progress::Partial));
 }
 
 #[test]
@@ -260,20 +213,13 @@ fn malformed_heads_are_errors_with_offsets() {
     assert_eq!(e.offset, 9, "{e}");
     let e = parse_request(b"GET / HTTP/1.1\r\nNoColon\r\n\r\n").unwrap_err();
     assert_eq!(e.offset, 16 + 7, "{e}");
-    assert!(
-        parse_request(b"\x16\x03\x01\x02\x00").is_err(),
-        "a TLS ClientHello is not HTTP"
-    );
+    assert!(parse_request(b"\x16\x03\x01\x02\x00").is_err(), "a TLS ClientHello is not HTTP");
 }
 
 #[test]
 fn repeated_headers_are_kept_in_order() {
-    let r =
-        req(b"GET / HTTP/1.1\r\nConnection: keep-alive\r\nX: 1\r\nconnection: , Upgrade ,\r\n\r\n");
-    assert_eq!(
-        r.headers_named("CONNECTION").collect::<Vec<_>>(),
-        [&b"keep-alive"[..], b", Upgrade ,"]
-    );
+    let r = req(b"GET / HTTP/1.1\r\nConnection: keep-alive\r\nX: 1\r\nconnection: , Upgrade ,\r\n\r\n");
+    assert_eq!(r.headers_named("CONNECTION").collect::<Vec<_>>(), [&b"keep-alive"[..], b", Upgrade ,"]);
     assert_eq!(r.header("connection"), Some(&b"keep-alive"[..]));
     assert_eq!(r.tokens("Connection"), ["keep-alive", "Upgrade"]);
     assert!(r.has_token("connection", "UPGRADE"));
@@ -285,47 +231,15 @@ fn repeated_headers_are_kept_in_order() {
 #[test]
 fn valid_request_variants() {
     let cases: Vec<(&str, Vec<u8>)> = vec![
-        (
-            "odd case tokens",
-            good().upgrade("WebSocket").connection("UPGRADE").build(),
-        ),
-        (
-            "connection list",
-            good().connection("keep-alive, Upgrade").build(),
-        ),
+        ("odd case tokens", good().upgrade("WebSocket").connection("UPGRADE").build()),
+        ("connection list", good().connection("keep-alive, Upgrade").build()),
         ("upgrade list", good().upgrade("h2c, websocket").build()),
-        (
-            "split connection",
-            good()
-                .connection("keep-alive")
-                .header("Connection", "upgrade")
-                .build(),
-        ),
-        (
-            "absolute target",
-            good().path("http://server.example.com/chat?x=1").build(),
-        ),
-        (
-            "extensions",
-            good()
-                .extensions("permessage-deflate; client_max_window_bits")
-                .build(),
-        ),
-        (
-            "two extension fields",
-            good()
-                .extensions("x-foo")
-                .header("Sec-WebSocket-Extensions", "y")
-                .build(),
-        ),
-        (
-            "rfc example key with pad bits",
-            good().key("AQIDBAUGBwgJCgsMDQ4PEC==").build(),
-        ),
-        (
-            "key with OWS",
-            good().key("  dGhlIHNhbXBsZSBub25jZQ==  ").build(),
-        ),
+        ("split connection", good().connection("keep-alive").header("Connection", "upgrade").build()),
+        ("absolute target", good().path("http://server.example.com/chat?x=1").build()),
+        ("extensions", good().extensions("permessage-deflate; client_max_window_bits").build()),
+        ("two extension fields", good().extensions("x-foo").header("Sec-WebSocket-Extensions", "y").build()),
+        ("rfc example key with pad bits", good().key("AQIDBAUGBwgJCgsMDQ4PEC==").build()),
+        ("key with OWS", good().key("  dGhlIHNhbXBsZSBub25jZQ==  ").build()),
         (
             "header names in odd case, odd order",
             b"GET / HTTP/1.1\r\nsec-websocket-version: 13\r\nCONNECTION: upgrade\r\n\
@@ -343,150 +257,40 @@ sec-WEBSOCKET-key: dGhlIHNhbXBsZSBub25jZQ==\r\nupgrade: websocket\r\nhOsT: a\r\n
 fn broken_requests_name_exactly_the_expected_rules() {
     use Rule::*;
     let cases: Vec<(&str, Vec<u8>, Vec<Rule>)> = vec![
-        (
-            "missing Host",
-            good().omit(StdHeader::Host).build(),
-            vec![HsRequestHost],
-        ),
+        ("missing Host", good().omit(StdHeader::Host).build(), vec![HsRequestHost]),
         ("empty Host", good().host("").build(), vec![HsRequestHost]),
-        (
-            "two Host",
-            good().header("Host", "other").build(),
-            vec![HsRequestHost],
-        ),
-        (
-            "missing Upgrade",
-            good().omit(StdHeader::Upgrade).build(),
-            vec![HsRequestUpgrade],
-        ),
-        (
-            "Upgrade: h2c",
-            good().upgrade("h2c").build(),
-            vec![HsRequestUpgrade],
-        ),
-        (
-            "missing Connection",
-            good().omit(StdHeader::Connection).build(),
-            vec![HsRequestConnection],
-        ),
-        (
-            "Connection: keep-alive",
-            good().connection("keep-alive").build(),
-            vec![HsRequestConnection],
-        ),
-        (
-            "Connection: upgraded",
-            good().connection("upgraded").build(),
-            vec![HsRequestConnection],
-        ),
-        (
-            "missing Key",
-            good().omit(StdHeader::Key).build(),
-            vec![HsRequestKey],
-        ),
+        ("two Host", good().header("Host", "other").build(), vec![HsRequestHost]),
+        ("missing Upgrade", good().omit(StdHeader::Upgrade).build(), vec![HsRequestUpgrade]),
+        ("Upgrade: h2c", good().upgrade("h2c").build(), vec![HsRequestUpgrade]),
+        ("missing Connection", good().omit(StdHeader::Connection).build(), vec![HsRequestConnection]),
+        ("Connection: keep-alive", good().connection("keep-alive").build(), vec![HsRequestConnection]),
+        ("Connection: upgraded", good().connection("upgraded").build(), vec![HsRequestConnection]),
+        ("missing Key", good().omit(StdHeader::Key).build(), vec![HsRequestKey]),
         // 15 and 17 bytes, well-formed base64.
-        (
-            "key of 15 bytes",
-            good().key("AAECAwQFBgcICQoLDA0O").build(),
-            vec![HsRequestKey],
-        ),
-        (
-            "key of 17 bytes",
-            good().key("AAECAwQFBgcICQoLDA0ODxA=").build(),
-            vec![HsRequestKey],
-        ),
-        (
-            "key not base64",
-            good().key("dGhlIHNhbXBsZSBub25jZQ!!").build(),
-            vec![HsRequestKey],
-        ),
-        (
-            "key url-safe alphabet",
-            good().key("-_-_-_-_-_-_-_-_-_-_-w==").build(),
-            vec![HsRequestKey],
-        ),
-        (
-            "key unpadded",
-            good().key("dGhlIHNhbXBsZSBub25jZQ").build(),
-            vec![HsRequestKey],
-        ),
-        (
-            "key inner space",
-            good().key("dGhlIHNhbXBs ZSBub25jZQ==").build(),
-            vec![HsRequestKey],
-        ),
+        ("key of 15 bytes", good().key("AAECAwQFBgcICQoLDA0O").build(), vec![HsRequestKey]),
+        ("key of 17 bytes", good().key("AAECAwQFBgcICQoLDA0ODxA=").build(), vec![HsRequestKey]),
+        ("key not base64", good().key("dGhlIHNhbXBsZSBub25jZQ!!").build(), vec![HsRequestKey]),
+        ("key url-safe alphabet", good().key("-_-_-_-_-_-_-_-_-_-_-w==").build(), vec![HsRequestKey]),
+        ("key unpadded", good().key("dGhlIHNhbXBsZSBub25jZQ").build(), vec![HsRequestKey]),
+        ("key inner space", good().key("dGhlIHNhbXBs ZSBub25jZQ==").build(), vec![HsRequestKey]),
         (
             "duplicated key",
-            good()
-                .header("Sec-WebSocket-Key", "AAECAwQFBgcICQoLDA0ODw==")
-                .build(),
+            good().header("Sec-WebSocket-Key", "AAECAwQFBgcICQoLDA0ODw==").build(),
             vec![HsHeaderRepeated],
         ),
-        (
-            "missing Version",
-            good().omit(StdHeader::Version).build(),
-            vec![HsRequestVersion],
-        ),
-        (
-            "version 8",
-            good().version("8").build(),
-            vec![HsRequestVersion],
-        ),
-        (
-            "version 13, 8",
-            good().version("13, 8").build(),
-            vec![HsRequestVersion],
-        ),
-        (
-            "version 013",
-            good().version("013").build(),
-            vec![HsRequestVersion],
-        ),
-        (
-            "duplicated version",
-            good().header("Sec-WebSocket-Version", "13").build(),
-            vec![HsHeaderRepeated],
-        ),
-        (
-            "method POST",
-            good().method("POST").build(),
-            vec![HsRequestMethod],
-        ),
-        (
-            "method get",
-            good().method("get").build(),
-            vec![HsRequestMethod],
-        ),
-        (
-            "HTTP/1.0",
-            good().http_version("HTTP/1.0").build(),
-            vec![HsRequestHttpVersion],
-        ),
-        (
-            "target with fragment",
-            good().path("/chat#x").build(),
-            vec![HsRequestMalformed],
-        ),
-        (
-            "target ws uri",
-            good().path("ws://h/chat").build(),
-            vec![HsRequestMalformed],
-        ),
-        (
-            "bad extensions",
-            good().extensions("permessage-deflate;").build(),
-            vec![HsExtensionsSyntax],
-        ),
-        (
-            "bad protocol token",
-            good().protocol("a b").build(),
-            vec![HsRequestProtocol],
-        ),
-        (
-            "repeated protocol",
-            good().protocols(["chat", "chat"]).build(),
-            vec![HsRequestProtocol],
-        ),
+        ("missing Version", good().omit(StdHeader::Version).build(), vec![HsRequestVersion]),
+        ("version 8", good().version("8").build(), vec![HsRequestVersion]),
+        ("version 13, 8", good().version("13, 8").build(), vec![HsRequestVersion]),
+        ("version 013", good().version("013").build(), vec![HsRequestVersion]),
+        ("duplicated version", good().header("Sec-WebSocket-Version", "13").build(), vec![HsHeaderRepeated]),
+        ("method POST", good().method("POST").build(), vec![HsRequestMethod]),
+        ("method get", good().method("get").build(), vec![HsRequestMethod]),
+        ("HTTP/1.0", good().http_version("HTTP/1.0").build(), vec![HsRequestHttpVersion]),
+        ("target with fragment", good().path("/chat#x").build(), vec![HsRequestMalformed]),
+        ("target ws uri", good().path("ws://h/chat").build(), vec![HsRequestMalformed]),
+        ("bad extensions", good().extensions("permessage-deflate;").build(), vec![HsExtensionsSyntax]),
+        ("bad protocol token", good().protocol("a b").build(), vec![HsRequestProtocol]),
+        ("repeated protocol", good().protocols(["chat", "chat"]).build(), vec![HsRequestProtocol]),
         (
             "empty protocol field",
             good().header("Sec-WebSocket-Protocol", " , ").build(),
@@ -495,22 +299,14 @@ fn broken_requests_name_exactly_the_expected_rules() {
         (
             "plain GET",
             b"GET / HTTP/1.1\r\nHost: a\r\n\r\n".to_vec(),
-            vec![
-                HsRequestUpgrade,
-                HsRequestConnection,
-                HsRequestKey,
-                HsRequestVersion,
-            ],
+            vec![HsRequestUpgrade, HsRequestConnection, HsRequestKey, HsRequestVersion],
         ),
     ];
     for (name, bytes, expected) in cases {
         let r = req(&bytes);
         let got = check_request(&r);
         assert_eq!(rules(&got), expected, "{name}: {got:?}");
-        assert!(
-            got.iter().all(|(_, d)| !d.is_empty()),
-            "{name}: details are given"
-        );
+        assert!(got.iter().all(|(_, d)| !d.is_empty()), "{name}: details are given");
     }
 }
 
@@ -563,14 +359,7 @@ fn broken_responses_name_exactly_the_expected_rules() {
         ),
         (
             "wrong Accept",
-            response(
-                S101,
-                &[
-                    UP,
-                    CONN,
-                    ("Sec-WebSocket-Accept", "x3JJHMbDL1EzLkh9GBhXDw=="),
-                ],
-            ),
+            response(S101, &[UP, CONN, ("Sec-WebSocket-Accept", "x3JJHMbDL1EzLkh9GBhXDw==")]),
             vec![HsResponseAccept],
             false,
         ),
@@ -580,72 +369,22 @@ fn broken_responses_name_exactly_the_expected_rules() {
             vec![HsResponseAccept],
             false,
         ),
-        (
-            "missing Accept",
-            response(S101, &[UP, CONN]),
-            vec![HsResponseAccept],
-            false,
-        ),
-        (
-            "duplicated Accept",
-            response(S101, &[UP, CONN, ACC, ACC]),
-            vec![HsHeaderRepeated],
-            false,
-        ),
-        (
-            "200 status",
-            response("HTTP/1.1 200 OK", &[]),
-            vec![HsResponseStatus],
-            false,
-        ),
-        (
-            "400 to a valid request",
-            response("HTTP/1.1 400 Bad Request", &[]),
-            vec![HsResponseStatus],
-            false,
-        ),
-        (
-            "403 refusal is allowed",
-            response("HTTP/1.1 403 Forbidden", &[]),
-            vec![],
-            false,
-        ),
-        (
-            "302 redirect is allowed",
-            response("HTTP/1.1 302 Found", &[("Location", "/x")]),
-            vec![],
-            false,
-        ),
-        (
-            "401 auth is allowed",
-            response("HTTP/1.1 401 Unauthorized", &[]),
-            vec![],
-            false,
-        ),
-        (
-            "Upgrade missing",
-            response(S101, &[CONN, ACC]),
-            vec![HsResponseUpgrade],
-            false,
-        ),
-        (
-            "Upgrade: h2c",
-            response(S101, &[("Upgrade", "h2c"), CONN, ACC]),
-            vec![HsResponseUpgrade],
-            false,
-        ),
+        ("missing Accept", response(S101, &[UP, CONN]), vec![HsResponseAccept], false),
+        ("duplicated Accept", response(S101, &[UP, CONN, ACC, ACC]), vec![HsHeaderRepeated], false),
+        ("200 status", response("HTTP/1.1 200 OK", &[]), vec![HsResponseStatus], false),
+        ("400 to a valid request", response("HTTP/1.1 400 Bad Request", &[]), vec![HsResponseStatus], false),
+        ("403 refusal is allowed", response("HTTP/1.1 403 Forbidden", &[]), vec![], false),
+        ("302 redirect is allowed", response("HTTP/1.1 302 Found", &[("Location", "/x")]), vec![], false),
+        ("401 auth is allowed", response("HTTP/1.1 401 Unauthorized", &[]), vec![], false),
+        ("Upgrade missing", response(S101, &[CONN, ACC]), vec![HsResponseUpgrade], false),
+        ("Upgrade: h2c", response(S101, &[("Upgrade", "h2c"), CONN, ACC]), vec![HsResponseUpgrade], false),
         (
             "Upgrade: two tokens",
             response(S101, &[("Upgrade", "websocket, h2c"), CONN, ACC]),
             vec![HsResponseUpgrade],
             false,
         ),
-        (
-            "Connection missing",
-            response(S101, &[UP, ACC]),
-            vec![HsResponseConnection],
-            false,
-        ),
+        ("Connection missing", response(S101, &[UP, ACC]), vec![HsResponseConnection], false),
         (
             "Connection: close",
             response(S101, &[UP, ("Connection", "close"), ACC]),
@@ -654,15 +393,7 @@ fn broken_responses_name_exactly_the_expected_rules() {
         ),
         (
             "extension not offered",
-            response(
-                S101,
-                &[
-                    UP,
-                    CONN,
-                    ACC,
-                    ("Sec-WebSocket-Extensions", "permessage-deflate"),
-                ],
-            ),
+            response(S101, &[UP, CONN, ACC, ("Sec-WebSocket-Extensions", "permessage-deflate")]),
             vec![HsResponseExtensionNotOffered],
             true,
         ),
@@ -686,10 +417,7 @@ fn broken_responses_name_exactly_the_expected_rules() {
         ),
         (
             "two protocols in a list",
-            response(
-                S101,
-                &[UP, CONN, ACC, ("Sec-WebSocket-Protocol", "chat, superchat")],
-            ),
+            response(S101, &[UP, CONN, ACC, ("Sec-WebSocket-Protocol", "chat, superchat")]),
             vec![HsResponseProtocolNotOffered],
             true,
         ),
@@ -697,13 +425,7 @@ fn broken_responses_name_exactly_the_expected_rules() {
             "two protocol fields",
             response(
                 S101,
-                &[
-                    UP,
-                    CONN,
-                    ACC,
-                    ("Sec-WebSocket-Protocol", "chat"),
-                    ("Sec-WebSocket-Protocol", "chat"),
-                ],
+                &[UP, CONN, ACC, ("Sec-WebSocket-Protocol", "chat"), ("Sec-WebSocket-Protocol", "chat")],
             ),
             vec![HsResponseProtocolNotOffered],
             true,
@@ -717,12 +439,7 @@ fn broken_responses_name_exactly_the_expected_rules() {
         (
             "everything wrong",
             response(S101, &[("Sec-WebSocket-Protocol", "x")]),
-            vec![
-                HsResponseUpgrade,
-                HsResponseConnection,
-                HsResponseAccept,
-                HsResponseProtocolNotOffered,
-            ],
+            vec![HsResponseUpgrade, HsResponseConnection, HsResponseAccept, HsResponseProtocolNotOffered],
             false,
         ),
     ];
@@ -743,10 +460,7 @@ fn responses_to_unsupported_versions() {
         (
             "426 with version",
             &r8,
-            response(
-                "HTTP/1.1 426 Upgrade Required",
-                &[("Sec-WebSocket-Version", "13")],
-            ),
+            response("HTTP/1.1 426 Upgrade Required", &[("Sec-WebSocket-Version", "13")]),
             vec![],
         ),
         (
@@ -754,10 +468,7 @@ fn responses_to_unsupported_versions() {
             &r8,
             response(
                 "HTTP/1.1 400 Bad Request",
-                &[
-                    ("Sec-WebSocket-Version", "13"),
-                    ("Sec-WebSocket-Version", "8, 7"),
-                ],
+                &[("Sec-WebSocket-Version", "13"), ("Sec-WebSocket-Version", "8, 7")],
             ),
             vec![],
         ),
@@ -779,12 +490,7 @@ fn responses_to_unsupported_versions() {
             response("HTTP/1.1 200 OK", &[("Sec-WebSocket-Version", "13")]),
             vec![HsVersionNotSupportedReply],
         ),
-        (
-            "101 accepting it",
-            &r8,
-            response(S101, &[UP, CONN, ACC]),
-            vec![HsVersionNotSupportedReply],
-        ),
+        ("101 accepting it", &r8, response(S101, &[UP, CONN, ACC]), vec![HsVersionNotSupportedReply]),
     ];
     for (name, r, s, expected) in cases {
         let (neg, got) = check_response(r, &s);
@@ -799,21 +505,9 @@ fn responses_to_invalid_requests() {
     let no_host = req(&good().omit(StdHeader::Host).build());
     let cases: Vec<(&str, Response, Vec<Rule>)> = vec![
         ("400", response("HTTP/1.1 400 Bad Request", &[]), vec![]),
-        (
-            "any error",
-            response("HTTP/1.1 500 Internal Server Error", &[]),
-            vec![],
-        ),
-        (
-            "200 (not a violation: the request was bad)",
-            response("HTTP/1.1 200 OK", &[]),
-            vec![],
-        ),
-        (
-            "101",
-            response(S101, &[UP, CONN, ACC]),
-            vec![HsBadRequestAccepted],
-        ),
+        ("any error", response("HTTP/1.1 500 Internal Server Error", &[]), vec![]),
+        ("200 (not a violation: the request was bad)", response("HTTP/1.1 200 OK", &[]), vec![]),
+        ("101", response(S101, &[UP, CONN, ACC]), vec![HsBadRequestAccepted]),
     ];
     for (name, s, expected) in cases {
         let (_, got) = check_response(&no_host, &s);
@@ -822,18 +516,12 @@ fn responses_to_invalid_requests() {
     // An unsupported version plus another fault, answered 101: both rules.
     let r = req(&good().version("8").method("POST").build());
     let (_, got) = check_response(&r, &response(S101, &[UP, CONN, ACC]));
-    assert_eq!(
-        rules(&got),
-        vec![HsVersionNotSupportedReply, HsBadRequestAccepted],
-        "{got:?}"
-    );
+    assert_eq!(rules(&got), vec![HsVersionNotSupportedReply, HsBadRequestAccepted], "{got:?}");
 }
 
 #[test]
 fn negotiated_extensions_in_server_order() {
-    let r = req(&good()
-        .extensions("permessage-deflate; client_max_window_bits, x-foo")
-        .build());
+    let r = req(&good().extensions("permessage-deflate; client_max_window_bits, x-foo").build());
     let s = response(
         S101,
         &[
@@ -841,10 +529,7 @@ fn negotiated_extensions_in_server_order() {
             CONN,
             ACC,
             ("Sec-WebSocket-Extensions", "x-foo"),
-            (
-                "Sec-WebSocket-Extensions",
-                "Permessage-Deflate; server_max_window_bits=10",
-            ),
+            ("Sec-WebSocket-Extensions", "Permessage-Deflate; server_max_window_bits=10"),
         ],
     );
     let (neg, v) = check_response(&r, &s);
@@ -852,14 +537,7 @@ fn negotiated_extensions_in_server_order() {
     assert!(neg.accepted);
     let names: Vec<&str> = neg.extensions.iter().map(|e| e.name.as_str()).collect();
     assert_eq!(names, ["x-foo", "Permessage-Deflate"]);
-    assert_eq!(
-        neg.extensions[1]
-            .param("SERVER_MAX_WINDOW_BITS")
-            .unwrap()
-            .value
-            .as_deref(),
-        Some("10")
-    );
+    assert_eq!(neg.extensions[1].param("SERVER_MAX_WINDOW_BITS").unwrap().value.as_deref(), Some("10"));
 }
 
 // ---- §9.1 grammar ----
@@ -869,10 +547,7 @@ fn ext(name: &str, params: &[(&str, Option<&str>)]) -> Extension {
         name: name.into(),
         params: params
             .iter()
-            .map(|(n, v)| ExtParam {
-                name: (*n).into(),
-                value: v.map(Into::into),
-            })
+            .map(|(n, v)| ExtParam { name: (*n).into(), value: v.map(Into::into) })
             .collect(),
     }
 }
@@ -883,42 +558,24 @@ fn extension_grammar_good() {
         ("permessage-deflate", vec![ext("permessage-deflate", &[])]),
         (
             "permessage-deflate; client_max_window_bits",
-            vec![ext(
-                "permessage-deflate",
-                &[("client_max_window_bits", None)],
-            )],
+            vec![ext("permessage-deflate", &[("client_max_window_bits", None)])],
         ),
         (
             "permessage-deflate; server_max_window_bits=\"10\"",
-            vec![ext(
-                "permessage-deflate",
-                &[("server_max_window_bits", Some("10"))],
-            )],
+            vec![ext("permessage-deflate", &[("server_max_window_bits", Some("10"))])],
         ),
         (
             "x-foo, permessage-deflate;client_no_context_takeover",
-            vec![
-                ext("x-foo", &[]),
-                ext(
-                    "permessage-deflate",
-                    &[("client_no_context_takeover", None)],
-                ),
-            ],
+            vec![ext("x-foo", &[]), ext("permessage-deflate", &[("client_no_context_takeover", None)])],
         ),
         (
             "mux; max-channels=4; flow-control, deflate-stream",
             vec![
-                ext(
-                    "mux",
-                    &[("max-channels", Some("4")), ("flow-control", None)],
-                ),
+                ext("mux", &[("max-channels", Some("4")), ("flow-control", None)]),
                 ext("deflate-stream", &[]),
             ],
         ),
-        (
-            "  a ;\tb = 1 ; c=\"\\x\" ,",
-            vec![ext("a", &[("b", Some("1")), ("c", Some("x"))])],
-        ),
+        ("  a ;\tb = 1 ; c=\"\\x\" ,", vec![ext("a", &[("b", Some("1")), ("c", Some("x"))])]),
         (", , a,,b ,", vec![ext("a", &[]), ext("b", &[])]),
         ("a, a", vec![ext("a", &[]), ext("a", &[])]),
     ];
@@ -960,10 +617,7 @@ fn format_extensions_writes_the_canonical_form() {
     let v = vec![
         ext(
             "permessage-deflate",
-            &[
-                ("client_max_window_bits", None),
-                ("server_max_window_bits", Some("10")),
-            ],
+            &[("client_max_window_bits", None), ("server_max_window_bits", Some("10"))],
         ),
         ext("x-foo", &[]),
     ];
@@ -972,10 +626,7 @@ fn format_extensions_writes_the_canonical_form() {
         "permessage-deflate; client_max_window_bits; server_max_window_bits=10, x-foo"
     );
     assert_eq!(format_extensions(&[]), "");
-    assert_eq!(
-        format_extensions(&[ext("a", &[("b", Some("x \"y\""))])]),
-        "a; b=\"x \\\"y\\\"\""
-    );
+    assert_eq!(format_extensions(&[ext("a", &[("b", Some("x \"y\""))])]), "a; b=\"x \\\"y\\\"\"");
 }
 
 // ---- properties ----
@@ -985,17 +636,9 @@ fn token() -> impl Strategy<Value = String> {
 }
 
 fn extension() -> impl Strategy<Value = Extension> {
-    (
-        token(),
-        prop::collection::vec((token(), prop::option::of(token())), 0..4),
-    )
-        .prop_map(|(name, ps)| Extension {
-            name,
-            params: ps
-                .into_iter()
-                .map(|(name, value)| ExtParam { name, value })
-                .collect(),
-        })
+    (token(), prop::collection::vec((token(), prop::option::of(token())), 0..4)).prop_map(|(name, ps)| {
+        Extension { name, params: ps.into_iter().map(|(name, value)| ExtParam { name, value }).collect() }
+    })
 }
 
 proptest! {

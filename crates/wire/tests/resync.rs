@@ -6,23 +6,13 @@ use wsprobe_wire::encode::FrameSpec;
 use wsprobe_wire::{Dir, Established, Event, Limits, OpCode, Rule, Session, sync};
 
 fn server_frames(texts: &[&str]) -> Vec<Vec<u8>> {
-    texts
-        .iter()
-        .map(|t| {
-            FrameSpec::new(OpCode::TEXT, t.as_bytes().to_vec())
-                .encode()
-                .unwrap()
-        })
-        .collect()
+    texts.iter().map(|t| FrameSpec::new(OpCode::TEXT, t.as_bytes().to_vec()).encode().unwrap()).collect()
 }
 
 fn texts(ev: &[Event]) -> Vec<(String, bool)> {
     ev.iter()
         .filter_map(|e| match e {
-            Event::Message(m) => Some((
-                String::from_utf8_lossy(&m.payload).into_owned(),
-                m.incomplete,
-            )),
+            Event::Message(m) => Some((String::from_utf8_lossy(&m.payload).into_owned(), m.incomplete)),
             _ => None,
         })
         .collect()
@@ -44,10 +34,7 @@ fn gap_inside_a_payload_keeps_the_frame_boundary() {
     assert!(t[0].1, "first message is marked incomplete");
     assert_eq!(t[1], ("second".into(), false));
     assert_eq!(t[2], ("third".into(), false));
-    assert!(
-        !out.iter().any(|e| matches!(e, Event::Violation(_))),
-        "{out:?}"
-    );
+    assert!(!out.iter().any(|e| matches!(e, Event::Violation(_))), "{out:?}");
 }
 
 #[test]
@@ -65,13 +52,7 @@ fn gap_over_a_header_resynchronises_at_the_next_segment() {
     assert_eq!(t, vec!["aaaa", "dd"]);
     let resynced: Vec<u64> = out
         .iter()
-        .filter_map(|e| {
-            if let Event::Resynced { offset, .. } = e {
-                Some(*offset)
-            } else {
-                None
-            }
-        })
+        .filter_map(|e| if let Event::Resynced { offset, .. } = e { Some(*offset) } else { None })
         .collect();
     let frame4 = (f[0].len() + f[1].len() + f[2].len()) as u64;
     assert_eq!(resynced, vec![frame4]);
@@ -93,57 +74,24 @@ fn mid_stream_capture_starts_at_the_first_proved_frame() {
 
 #[test]
 fn roles_are_inferred_from_masking() {
-    let client = FrameSpec::new(OpCode::TEXT, *b"hi")
-        .masked([9, 8, 7, 6])
-        .encode()
-        .unwrap();
+    let client = FrameSpec::new(OpCode::TEXT, *b"hi").masked([9, 8, 7, 6]).encode().unwrap();
     let server = FrameSpec::new(OpCode::TEXT, *b"hi").encode().unwrap();
-    assert_eq!(
-        sync::infer_sender(&client),
-        Some(wsprobe_wire::Role::Client)
-    );
-    assert_eq!(
-        sync::infer_sender(&server),
-        Some(wsprobe_wire::Role::Server)
-    );
+    assert_eq!(sync::infer_sender(&client), Some(wsprobe_wire::Role::Client));
+    assert_eq!(sync::infer_sender(&server), Some(wsprobe_wire::Role::Server));
     assert_eq!(sync::infer_sender(b"SSH-2.0-OpenSSH_9.6\r\n"), None);
 }
 
 #[test]
 fn decompression_bomb_is_reported_not_obeyed() {
     let bomb = Deflater::new(15, true).compress_message(&vec![0u8; 8 << 20]);
-    let frame = FrameSpec::new(OpCode::BINARY, bomb)
-        .rsv(4)
-        .encode()
-        .unwrap();
-    let limits = Limits {
-        inflate_max: 1 << 20,
-        ..Limits::default()
-    };
+    let frame = FrameSpec::new(OpCode::BINARY, bomb).rsv(4).encode().unwrap();
+    let limits = Limits { inflate_max: 1 << 20, ..Limits::default() };
     let pmd = Some(wsprobe_wire::deflate::PmdConfig::default());
     let mut s = Session::established(limits, Established { pmd });
     let mut out = Vec::new();
     s.feed(Dir::S2C, &frame, &mut out);
-    let rules: Vec<Rule> = out
-        .iter()
-        .filter_map(|e| {
-            if let Event::Violation(v) = e {
-                Some(v.rule)
-            } else {
-                None
-            }
-        })
-        .collect();
+    let rules: Vec<Rule> = out.iter().filter_map(Event::as_violation).map(|v| v.rule).collect();
     assert_eq!(rules, vec![Rule::LimitInflatedSize]);
-    let m = out
-        .iter()
-        .find_map(|e| {
-            if let Event::Message(m) = e {
-                Some(m)
-            } else {
-                None
-            }
-        })
-        .unwrap();
+    let m = out.iter().find_map(Event::as_message).unwrap();
     assert!(m.len <= 1 << 20 && m.truncated, "len {}", m.len);
 }

@@ -20,9 +20,7 @@ fn examples() -> Vec<Example> {
         },
         Example {
             name: "single-frame masked text",
-            bytes: vec![
-                0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58,
-            ],
+            bytes: vec![0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58],
             spec: FrameSpec::new(OpCode::TEXT, *b"Hello").masked(key),
         },
         Example {
@@ -42,9 +40,7 @@ fn examples() -> Vec<Example> {
         },
         Example {
             name: "masked pong",
-            bytes: vec![
-                0x8a, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58,
-            ],
+            bytes: vec![0x8a, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58],
             spec: FrameSpec::new(OpCode::PONG, *b"Hello").masked(key),
         },
     ];
@@ -75,18 +71,11 @@ fn section_5_7_encode_byte_exact() {
 #[test]
 fn section_5_7_decode_fields() {
     for ex in examples() {
-        let Parsed::Header(h) = parse_header(&ex.bytes) else {
-            panic!("{}: incomplete", ex.name)
-        };
+        let Parsed::Header(h) = parse_header(&ex.bytes) else { panic!("{}: incomplete", ex.name) };
         assert_eq!(h.fin, ex.spec.fin, "{}", ex.name);
         assert_eq!(h.opcode, ex.spec.opcode, "{}", ex.name);
         assert_eq!(h.payload_len, ex.spec.payload.len() as u64, "{}", ex.name);
-        assert_eq!(
-            usize::from(h.header_len) + ex.spec.payload.len(),
-            ex.bytes.len(),
-            "{}",
-            ex.name
-        );
+        assert_eq!(usize::from(h.header_len) + ex.spec.payload.len(), ex.bytes.len(), "{}", ex.name);
         assert_eq!(h.masked, h.mask_key.is_some(), "{}", ex.name);
     }
 }
@@ -101,86 +90,28 @@ fn run(dir: Dir, bytes: &[u8]) -> Vec<Event> {
 
 #[test]
 fn masked_hello_from_client_is_a_clean_text_message() {
-    let ev = run(
-        Dir::C2S,
-        &[
-            0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58,
-        ],
-    );
-    let msgs: Vec<_> = ev
-        .iter()
-        .filter_map(|e| {
-            if let Event::Message(m) = e {
-                Some(m)
-            } else {
-                None
-            }
-        })
-        .collect();
+    let ev = run(Dir::C2S, &[0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58]);
+    let msgs: Vec<_> = ev.iter().filter_map(Event::as_message).collect();
     assert_eq!(msgs.len(), 1);
     assert_eq!(msgs[0].payload, b"Hello");
-    assert!(
-        !ev.iter().any(|e| matches!(e, Event::Violation(_))),
-        "{ev:?}"
-    );
+    assert!(!ev.iter().any(|e| matches!(e, Event::Violation(_))), "{ev:?}");
 }
 
 #[test]
 fn fragmented_hello_from_server_reassembles() {
-    let ev = run(
-        Dir::S2C,
-        &[0x01, 0x03, 0x48, 0x65, 0x6c, 0x80, 0x02, 0x6c, 0x6f],
-    );
-    let msgs: Vec<_> = ev
-        .iter()
-        .filter_map(|e| {
-            if let Event::Message(m) = e {
-                Some(m)
-            } else {
-                None
-            }
-        })
-        .collect();
-    assert_eq!(
-        (msgs.len(), msgs[0].payload.as_slice(), msgs[0].frames),
-        (1, &b"Hello"[..], 2)
-    );
-    assert!(
-        !ev.iter().any(|e| matches!(e, Event::Violation(_))),
-        "{ev:?}"
-    );
+    let ev = run(Dir::S2C, &[0x01, 0x03, 0x48, 0x65, 0x6c, 0x80, 0x02, 0x6c, 0x6f]);
+    let msgs: Vec<_> = ev.iter().filter_map(Event::as_message).collect();
+    assert_eq!((msgs.len(), msgs[0].payload.as_slice(), msgs[0].frames), (1, &b"Hello"[..], 2));
+    assert!(!ev.iter().any(|e| matches!(e, Event::Violation(_))), "{ev:?}");
 }
 
 #[test]
 fn same_frames_from_the_wrong_side_break_the_masking_rule() {
-    let ev = run(
-        Dir::S2C,
-        &[
-            0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58,
-        ],
-    );
-    let rules: Vec<_> = ev
-        .iter()
-        .filter_map(|e| {
-            if let Event::Violation(v) = e {
-                Some(v.rule.id())
-            } else {
-                None
-            }
-        })
-        .collect();
+    let ev = run(Dir::S2C, &[0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58]);
+    let rules: Vec<_> = ev.iter().filter_map(Event::as_violation).map(|v| v.rule.id()).collect();
     assert_eq!(rules, vec!["mask.server-masked"]);
     let ev = run(Dir::C2S, &[0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f]);
-    let rules: Vec<_> = ev
-        .iter()
-        .filter_map(|e| {
-            if let Event::Violation(v) = e {
-                Some(v.rule.id())
-            } else {
-                None
-            }
-        })
-        .collect();
+    let rules: Vec<_> = ev.iter().filter_map(Event::as_violation).map(|v| v.rule.id()).collect();
     assert_eq!(rules, vec!["mask.client-unmasked"]);
 }
 

@@ -24,9 +24,7 @@ fn transcript() -> (Vec<u8>, Vec<u8>) {
     .into_bytes();
     let key = [1, 2, 3, 4];
     let frames_c = [
-        FrameSpec::new(OpCode::TEXT, *b"frag-one ")
-            .fin(false)
-            .masked(key),
+        FrameSpec::new(OpCode::TEXT, *b"frag-one ").fin(false).masked(key),
         FrameSpec::new(OpCode::PING, *b"mid").masked(key),
         FrameSpec::new(OpCode::CONTINUATION, *b"frag-two").masked(key),
         FrameSpec::new(OpCode::BINARY, vec![0u8; 300]).masked(key),
@@ -74,13 +72,7 @@ fn run(c2s: &[u8], s2c: &[u8], cuts: &[usize]) -> Vec<Event> {
 
 fn violations(ev: &[Event]) -> Vec<(&'static str, Dir)> {
     ev.iter()
-        .filter_map(|e| {
-            if let Event::Violation(v) = e {
-                Some((v.rule.id(), v.by.sends()))
-            } else {
-                None
-            }
-        })
+        .filter_map(|e| if let Event::Violation(v) = e { Some((v.rule.id(), v.by.sends())) } else { None })
         .collect()
 }
 
@@ -89,21 +81,8 @@ fn whole_conversation() {
     let (c2s, s2c) = transcript();
     let ev = run(&c2s, &s2c, &[]);
     assert!(ev.iter().any(|e| matches!(e, Event::Established)));
-    let msgs: Vec<_> = ev
-        .iter()
-        .filter_map(|e| {
-            if let Event::Message(m) = e {
-                Some(m)
-            } else {
-                None
-            }
-        })
-        .collect();
-    let c: Vec<_> = msgs
-        .iter()
-        .filter(|m| m.dir == Dir::C2S)
-        .map(|m| (m.opcode, m.len, m.frames))
-        .collect();
+    let msgs: Vec<_> = ev.iter().filter_map(Event::as_message).collect();
+    let c: Vec<_> = msgs.iter().filter(|m| m.dir == Dir::C2S).map(|m| (m.opcode, m.len, m.frames)).collect();
     assert_eq!(
         c,
         vec![
@@ -136,31 +115,13 @@ fn whole_conversation() {
 fn utf8_violation_points_at_the_failing_byte() {
     let (c2s, s2c) = transcript();
     let ev = run(&c2s, &s2c, &[]);
-    let v = ev
-        .iter()
-        .find_map(|e| {
-            if let Event::Violation(v) = e {
-                Some(v)
-            } else {
-                None
-            }
-        })
-        .unwrap();
+    let v = ev.iter().find_map(Event::as_violation).unwrap();
     // The bad text frame: header (6 bytes incl. key) + 'a' + ED, then A0 fails.
     let frame_start = ev
         .iter()
-        .filter_map(|e| {
-            if let Event::Frame(f) = e {
-                Some(f)
-            } else {
-                None
-            }
-        })
+        .filter_map(Event::as_frame)
         .filter(|f| {
-            f.dir == Dir::C2S
-                && f.header.opcode == OpCode::TEXT
-                && f.header.fin
-                && f.header.payload_len == 4
+            f.dir == Dir::C2S && f.header.opcode == OpCode::TEXT && f.header.fin && f.header.payload_len == 4
         })
         .map(|f| f.offset)
         .next()

@@ -9,11 +9,7 @@ fn cases() -> Vec<(String, Vec<u8>, bool)> {
         .filter(|l| !l.starts_with('#') && !l.is_empty())
         .map(|l| {
             let f: Vec<&str> = l.split('\t').collect();
-            (
-                f[0].to_string(),
-                hex::decode(f[1]).unwrap(),
-                f[2] == "valid",
-            )
+            (f[0].to_string(), hex::decode(f[1]).unwrap(), f[2] == "valid")
         })
         .collect()
 }
@@ -43,15 +39,9 @@ fn fail_fast_point_is_the_first_impossible_byte() {
             continue;
         };
         let at = at as usize;
-        assert!(
-            valid_prefix(&bytes[..at.min(bytes.len())]),
-            "case {id}: prefix before {at} is valid"
-        );
+        assert!(valid_prefix(&bytes[..at.min(bytes.len())]), "case {id}: prefix before {at} is valid");
         if at < bytes.len() {
-            assert!(
-                !valid_prefix(&bytes[..=at]),
-                "case {id}: byte {at} makes it invalid"
-            );
+            assert!(!valid_prefix(&bytes[..=at]), "case {id}: byte {at} makes it invalid");
         } else {
             assert!(std::str::from_utf8(&bytes).is_err(), "case {id}: truncated");
         }
@@ -81,10 +71,6 @@ fn section_6_4_fails_before_the_message_ends() {
     for (id, bytes, _) in cases().into_iter().filter(|c| c.0.starts_with("6.4.")) {
         let mut v = Utf8Validator::new();
         assert!(v.feed(&bytes[..12]).is_ok(), "case {id}");
-        assert_eq!(
-            v.feed(&bytes[12..13]),
-            Err(Utf8Error { at: 12 }),
-            "case {id}"
-        );
+        assert_eq!(v.feed(&bytes[12..13]), Err(Utf8Error { at: 12 }), "case {id}");
     }
 }

@@ -4,93 +4,35 @@
 use std::collections::BTreeMap;
 
 use wsprobe_flow::{
-    CaptureReader, CloseReason, ConnId, FlowConfig, FlowEvent, FlowTable, GapReason, LinkType,
-    Packet, Side,
+    CaptureReader, CloseReason, ConnId, FlowConfig, FlowEvent, FlowTable, GapReason, LinkType, Packet, Side,
 };
 
 /// An owned copy of a flow event.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Ev {
-    Opened {
-        conn: u64,
-        initiator: String,
-        responder: String,
-        syn_seen: bool,
-    },
-    Data {
-        conn: u64,
-        side: Side,
-        offset: u64,
-        data: Vec<u8>,
-        packet: u64,
-    },
-    Gap {
-        conn: u64,
-        side: Side,
-        offset: u64,
-        len: u64,
-        reason: GapReason,
-    },
-    Closed {
-        conn: u64,
-        reason: CloseReason,
-    },
-    Warning {
-        conn: Option<u64>,
-        message: String,
-    },
+    Opened { conn: u64, initiator: String, responder: String, syn_seen: bool },
+    Data { conn: u64, side: Side, offset: u64, data: Vec<u8>, packet: u64 },
+    Gap { conn: u64, side: Side, offset: u64, len: u64, reason: GapReason },
+    Closed { conn: u64, reason: CloseReason },
+    Warning { conn: Option<u64>, message: String },
 }
 
 pub fn own(e: FlowEvent<'_>) -> Ev {
     match e {
-        FlowEvent::Opened {
-            conn,
-            initiator,
-            responder,
-            syn_seen,
-            ..
-        } => Ev::Opened {
+        FlowEvent::Opened { conn, initiator, responder, syn_seen, .. } => Ev::Opened {
             conn: conn.0,
             initiator: initiator.to_string(),
             responder: responder.to_string(),
             syn_seen,
         },
-        FlowEvent::Data {
-            conn,
-            side,
-            offset,
-            data,
-            packet,
-            ..
-        } => Ev::Data {
-            conn: conn.0,
-            side,
-            offset,
-            data: data.to_vec(),
-            packet,
-        },
-        FlowEvent::Gap {
-            conn,
-            side,
-            offset,
-            len,
-            reason,
-            ..
-        } => Ev::Gap {
-            conn: conn.0,
-            side,
-            offset,
-            len,
-            reason,
-        },
-        FlowEvent::Closed { conn, reason, .. } => Ev::Closed {
-            conn: conn.0,
-            reason,
-        },
-        FlowEvent::Warning { conn, message, .. } => Ev::Warning {
-            conn: conn.map(|c: ConnId| c.0),
-            message,
-        },
+        FlowEvent::Data { conn, side, offset, data, packet, .. } => {
+            Ev::Data { conn: conn.0, side, offset, data: data.to_vec(), packet }
+        }
+        FlowEvent::Gap { conn, side, offset, len, reason, .. } => {
+            Ev::Gap { conn: conn.0, side, offset, len, reason }
+        }
+        FlowEvent::Closed { conn, reason, .. } => Ev::Closed { conn: conn.0, reason },
+        FlowEvent::Warning { conn, message, .. } => Ev::Warning { conn: conn.map(|c: ConnId| c.0), message },
     }
 }
 
@@ -115,30 +57,15 @@ fn side_ix(s: Side) -> u8 {
 impl Streams {
     pub fn add(&mut self, e: Ev) {
         match e {
-            Ev::Opened {
-                conn,
-                initiator,
-                responder,
-                syn_seen,
-            } => self.opened.push((conn, initiator, responder, syn_seen)),
-            Ev::Data {
-                conn,
-                side,
-                offset,
-                data,
-                ..
-            } => {
+            Ev::Opened { conn, initiator, responder, syn_seen } => {
+                self.opened.push((conn, initiator, responder, syn_seen))
+            }
+            Ev::Data { conn, side, offset, data, .. } => {
                 let b = self.bytes.entry((conn, side_ix(side))).or_default();
                 assert_eq!(offset, b.len() as u64, "data does not tile the stream");
                 b.extend_from_slice(&data);
             }
-            Ev::Gap {
-                conn,
-                side,
-                offset,
-                len,
-                reason,
-            } => {
+            Ev::Gap { conn, side, offset, len, reason } => {
                 let b = self.bytes.entry((conn, side_ix(side))).or_default();
                 assert_eq!(offset, b.len() as u64, "gap does not tile the stream");
                 b.extend(std::iter::repeat_n(b'?', len as usize));
@@ -153,9 +80,7 @@ impl Streams {
     }
 
     pub fn get(&self, conn: u64, side: Side) -> &[u8] {
-        self.bytes
-            .get(&(conn, side_ix(side)))
-            .map_or(&[], Vec::as_slice)
+        self.bytes.get(&(conn, side_ix(side))).map_or(&[], Vec::as_slice)
     }
 }
 

@@ -118,11 +118,7 @@ impl Inflater {
 
     /// Like [`push`](Self::push), but hands inflated bytes to `sink` in pieces of
     /// at most 32 KiB instead of collecting them.
-    pub fn push_with(
-        &mut self,
-        input: &[u8],
-        sink: &mut dyn FnMut(&[u8]),
-    ) -> Result<(), InflateError> {
+    pub fn push_with(&mut self, input: &[u8], sink: &mut dyn FnMut(&[u8])) -> Result<(), InflateError> {
         if let Some(e) = &self.failed {
             return Err(e.clone());
         }
@@ -142,10 +138,7 @@ impl Inflater {
     }
 
     /// Like [`finish_message`](Self::finish_message), handing output to `sink`.
-    pub fn finish_message_with(
-        &mut self,
-        sink: &mut dyn FnMut(&[u8]),
-    ) -> Result<u64, InflateError> {
+    pub fn finish_message_with(&mut self, sink: &mut dyn FnMut(&[u8])) -> Result<u64, InflateError> {
         let r = match self.failed.take() {
             Some(e) => Err(e),
             // A stream that ended exactly at the message's end (a `BFINAL` block
@@ -182,9 +175,7 @@ impl Inflater {
         self.stream_ended = false;
         if !self.history.is_empty() {
             let from = self.history.len().saturating_sub(WINDOW);
-            self.z
-                .set_dictionary(&self.history[from..])
-                .map_err(|e| InflateError::Corrupt(e.to_string()))?;
+            self.z.set_dictionary(&self.history[from..]).map_err(|e| InflateError::Corrupt(e.to_string()))?;
         }
         Ok(())
     }
@@ -220,9 +211,7 @@ impl Inflater {
                 }
                 self.msg_out += keep;
                 if produced > room {
-                    return Err(InflateError::Limit {
-                        limit: self.max_output,
-                    });
+                    return Err(InflateError::Limit { limit: self.max_output });
                 }
             }
             match status {

@@ -93,18 +93,14 @@ pub fn parse_params(ext: &Extension) -> Result<PmdParams, Vec<(Rule, String)>> {
             }
         };
         if std::mem::replace(&mut seen[idx], true) {
-            errs.push((
-                Rule::PmdParamInvalid,
-                format!("{name} appears more than once"),
-            ));
+            errs.push((Rule::PmdParamInvalid, format!("{name} appears more than once")));
             continue;
         }
         let flag = idx < 2;
         match value {
-            Some(v) if flag => errs.push((
-                Rule::PmdParamInvalid,
-                format!("{name} takes no value, got {v:?}"),
-            )),
+            Some(v) if flag => {
+                errs.push((Rule::PmdParamInvalid, format!("{name} takes no value, got {v:?}")))
+            }
             None if idx == 0 => p.server_no_context_takeover = true,
             None if idx == 1 => p.client_no_context_takeover = true,
             None if idx == 2 => {
@@ -125,14 +121,8 @@ pub fn parse_params(ext: &Extension) -> Result<PmdParams, Vec<(Rule, String)>> {
 /// of §7.1 (for offers and answers).
 pub fn format_params(p: &PmdParams) -> Extension {
     let mut params = Vec::new();
-    let flag = |name: &str| ExtParam {
-        name: name.to_owned(),
-        value: None,
-    };
-    let valued = |name: &str, v: u8| ExtParam {
-        name: name.to_owned(),
-        value: Some(v.to_string()),
-    };
+    let flag = |name: &str| ExtParam { name: name.to_owned(), value: None };
+    let valued = |name: &str, v: u8| ExtParam { name: name.to_owned(), value: Some(v.to_string()) };
     if p.server_no_context_takeover {
         params.push(flag(SERVER_NCT));
     }
@@ -147,10 +137,7 @@ pub fn format_params(p: &PmdParams) -> Extension {
         Some(ClientBits::Bits(b)) => params.push(valued(CLIENT_MWB, b)),
         None => {}
     }
-    Extension {
-        name: NAME.to_owned(),
-        params,
-    }
+    Extension { name: NAME.to_owned(), params }
 }
 
 /// The agreed configuration of both directions (the "agreed parameters" of
@@ -215,12 +202,10 @@ fn incompatibilities(o: &PmdParams, r: &PmdParams) -> Vec<String> {
     // §7.1.2.1: the server accepts this parameter with the same or a smaller value.
     if let Some(ob) = o.server_max_window_bits {
         match r.server_max_window_bits {
-            None => why.push(format!(
-                "offer has {SERVER_MWB}={ob} but the response does not"
-            )),
-            Some(rb) if rb > ob => why.push(format!(
-                "response {SERVER_MWB}={rb} is larger than the offered {ob}"
-            )),
+            None => why.push(format!("offer has {SERVER_MWB}={ob} but the response does not")),
+            Some(rb) if rb > ob => {
+                why.push(format!("response {SERVER_MWB}={rb} is larger than the offered {ob}"))
+            }
             Some(_) => {}
         }
     }
@@ -230,9 +215,7 @@ fn incompatibilities(o: &PmdParams, r: &PmdParams) -> Vec<String> {
     if let Some(ClientBits::Bits(rb)) = r.client_max_window_bits
         && o.client_max_window_bits.is_none()
     {
-        why.push(format!(
-            "response has {CLIENT_MWB}={rb} but the offer did not have {CLIENT_MWB}"
-        ));
+        why.push(format!("response has {CLIENT_MWB}={rb} but the offer did not have {CLIENT_MWB}"));
     }
     why
 }
@@ -249,10 +232,7 @@ fn incompatibilities(o: &PmdParams, r: &PmdParams) -> Vec<String> {
 ///
 /// Errors are `(Rule::PmdParamInvalid, detail)` for invalid response parameters,
 /// `(Rule::PmdResponseMismatch, detail)` when no offer fits.
-pub fn accept_response(
-    offers: &[Extension],
-    response: &Extension,
-) -> Result<PmdConfig, Vec<(Rule, String)>> {
+pub fn accept_response(offers: &[Extension], response: &Extension) -> Result<PmdConfig, Vec<(Rule, String)>> {
     if !is_pmd(response) {
         return Err(vec![(
             Rule::PmdResponseMismatch,
@@ -264,10 +244,7 @@ pub fn accept_response(
         Err(e) => (None, e),
     };
     if let Some(ClientBits::NoValue) = r.and_then(|r| r.client_max_window_bits) {
-        errs.push((
-            Rule::PmdParamInvalid,
-            format!("{CLIENT_MWB} needs a value in a response"),
-        ));
+        errs.push((Rule::PmdParamInvalid, format!("{CLIENT_MWB} needs a value in a response")));
     }
     let Some(r) = r.filter(|_| errs.is_empty()) else {
         return Err(errs);

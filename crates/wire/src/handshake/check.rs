@@ -37,9 +37,7 @@ fn show(v: &[u8]) -> String {
 }
 
 fn trimmed(v: &[u8]) -> String {
-    String::from_utf8_lossy(v)
-        .trim_matches([' ', '\t'])
-        .to_owned()
+    String::from_utf8_lossy(v).trim_matches([' ', '\t']).to_owned()
 }
 
 /// Whether a Sec-WebSocket-Key value (surrounding whitespace ignored) is the base64
@@ -60,18 +58,12 @@ fn judge_request(req: &Request) -> RequestFacts {
     let mut v = Vec::new();
 
     if req.method != "GET" {
-        v.push((
-            Rule::HsRequestMethod,
-            format!("method is {:?}, not GET", req.method),
-        ));
+        v.push((Rule::HsRequestMethod, format!("method is {:?}, not GET", req.method)));
     }
     if req.version_minor < 1 {
         v.push((
             Rule::HsRequestHttpVersion,
-            format!(
-                "HTTP/1.{} request; HTTP/1.1 or later is required",
-                req.version_minor
-            ),
+            format!("HTTP/1.{} request; HTTP/1.1 or later is required", req.version_minor),
         ));
     }
     let t = req.target.as_str();
@@ -99,10 +91,7 @@ fn judge_request(req: &Request) -> RequestFacts {
         [_] => {}
         _ => v.push((
             Rule::HsRequestHost,
-            format!(
-                "{} Host header fields; exactly one is allowed (RFC 7230 §5.4)",
-                hosts.len()
-            ),
+            format!("{} Host header fields; exactly one is allowed (RFC 7230 §5.4)", hosts.len()),
         )),
     }
 
@@ -132,50 +121,32 @@ fn judge_request(req: &Request) -> RequestFacts {
 
     let keys: Vec<&[u8]> = req.headers_named(KEY).collect();
     if keys.is_empty() {
-        v.push((
-            Rule::HsRequestKey,
-            "no Sec-WebSocket-Key header field".to_owned(),
-        ));
+        v.push((Rule::HsRequestKey, "no Sec-WebSocket-Key header field".to_owned()));
     }
     if keys.len() > 1 {
-        v.push((
-            Rule::HsHeaderRepeated,
-            format!("Sec-WebSocket-Key appears {} times", keys.len()),
-        ));
+        v.push((Rule::HsHeaderRepeated, format!("Sec-WebSocket-Key appears {} times", keys.len())));
     }
     for k in &keys {
         if !key_is_valid(k) {
             v.push((
                 Rule::HsRequestKey,
-                format!(
-                    "Sec-WebSocket-Key {} is not the base64 encoding of 16 bytes",
-                    show(k)
-                ),
+                format!("Sec-WebSocket-Key {} is not the base64 encoding of 16 bytes", show(k)),
             ));
         }
     }
 
     let versions: Vec<&[u8]> = req.headers_named(VERSION).collect();
     if versions.is_empty() {
-        v.push((
-            Rule::HsRequestVersion,
-            "no Sec-WebSocket-Version header field".to_owned(),
-        ));
+        v.push((Rule::HsRequestVersion, "no Sec-WebSocket-Version header field".to_owned()));
     }
     if versions.len() > 1 {
-        v.push((
-            Rule::HsHeaderRepeated,
-            format!("Sec-WebSocket-Version appears {} times", versions.len()),
-        ));
+        v.push((Rule::HsHeaderRepeated, format!("Sec-WebSocket-Version appears {} times", versions.len())));
     }
     let mut version_unsupported = false;
     for ver in &versions {
         if trimmed(ver) != "13" {
             version_unsupported = true;
-            v.push((
-                Rule::HsRequestVersion,
-                format!("Sec-WebSocket-Version is {}, not 13", show(ver)),
-            ));
+            v.push((Rule::HsRequestVersion, format!("Sec-WebSocket-Version is {}, not 13", show(ver))));
         }
     }
 
@@ -183,37 +154,22 @@ fn judge_request(req: &Request) -> RequestFacts {
     if !fields.is_empty() {
         let offered = req.offered_protocols();
         if offered.is_empty() {
-            v.push((
-                Rule::HsRequestProtocol,
-                "Sec-WebSocket-Protocol lists no subprotocol".to_owned(),
-            ));
+            v.push((Rule::HsRequestProtocol, "Sec-WebSocket-Protocol lists no subprotocol".to_owned()));
         }
         for (i, p) in offered.iter().enumerate() {
             if !is_token(p) {
-                v.push((
-                    Rule::HsRequestProtocol,
-                    format!("subprotocol {p:?} is not a token"),
-                ));
+                v.push((Rule::HsRequestProtocol, format!("subprotocol {p:?} is not a token")));
             } else if offered[..i].contains(p) {
-                v.push((
-                    Rule::HsRequestProtocol,
-                    format!("subprotocol {p:?} is offered twice"),
-                ));
+                v.push((Rule::HsRequestProtocol, format!("subprotocol {p:?} is offered twice")));
             }
         }
     }
 
     if let Err(e) = req.offered_extensions() {
-        v.push((
-            Rule::HsExtensionsSyntax,
-            format!("request Sec-WebSocket-Extensions: {e}"),
-        ));
+        v.push((Rule::HsExtensionsSyntax, format!("request Sec-WebSocket-Extensions: {e}")));
     }
 
-    RequestFacts {
-        violations: v,
-        version_unsupported,
-    }
+    RequestFacts { violations: v, version_unsupported }
 }
 
 /// Judges a client's opening handshake request, as a server reads it (RFC 6455 §4.1
@@ -282,20 +238,14 @@ pub fn check_response(req: &Request, resp: &Response) -> (Negotiated, Vec<(Rule,
         if !error_status || !lists_versions {
             let mut why = Vec::new();
             if !error_status {
-                why.push(format!(
-                    "status {} is not an error status (426 expected)",
-                    resp.status
-                ));
+                why.push(format!("status {} is not an error status (426 expected)", resp.status));
             }
             if !lists_versions {
                 why.push("no Sec-WebSocket-Version listing the supported versions".to_owned());
             }
             v.push((
                 Rule::HsVersionNotSupportedReply,
-                format!(
-                    "request asked for an unsupported version; {}",
-                    why.join(", ")
-                ),
+                format!("request asked for an unsupported version; {}", why.join(", ")),
             ));
         }
     }
@@ -315,10 +265,7 @@ pub fn check_response(req: &Request, resp: &Response) -> (Negotiated, Vec<(Rule,
         if facts.violations.is_empty() && !is_legitimate_refusal(resp.status) {
             v.push((
                 Rule::HsResponseStatus,
-                format!(
-                    "status {} {:?} to a valid handshake request",
-                    resp.status, resp.reason
-                ),
+                format!("status {} {:?} to a valid handshake request", resp.status, resp.reason),
             ));
         }
         return (neg, v);
@@ -344,30 +291,19 @@ pub fn check_response(req: &Request, resp: &Response) -> (Negotiated, Vec<(Rule,
             if resp.header("Connection").is_none() {
                 "no Connection header field".to_owned()
             } else {
-                format!(
-                    "Connection lists {:?}, not Upgrade",
-                    resp.tokens("Connection")
-                )
+                format!("Connection lists {:?}, not Upgrade", resp.tokens("Connection"))
             },
         ));
     }
 
     let accepts: Vec<&[u8]> = resp.headers_named(ACCEPT).collect();
-    let expected = req
-        .header(KEY)
-        .map(|k| accept_key(&String::from_utf8_lossy(k)));
+    let expected = req.header(KEY).map(|k| accept_key(&String::from_utf8_lossy(k)));
     let mut accept_ok = accepts.len() == 1;
     if accepts.is_empty() {
-        v.push((
-            Rule::HsResponseAccept,
-            "no Sec-WebSocket-Accept header field".to_owned(),
-        ));
+        v.push((Rule::HsResponseAccept, "no Sec-WebSocket-Accept header field".to_owned()));
     }
     if accepts.len() > 1 {
-        v.push((
-            Rule::HsHeaderRepeated,
-            format!("Sec-WebSocket-Accept appears {} times", accepts.len()),
-        ));
+        v.push((Rule::HsHeaderRepeated, format!("Sec-WebSocket-Accept appears {} times", accepts.len())));
     }
     if let Some(expected) = &expected {
         for a in &accepts {
@@ -389,20 +325,14 @@ pub fn check_response(req: &Request, resp: &Response) -> (Negotiated, Vec<(Rule,
                     if !offered.iter().any(|o| o.name.eq_ignore_ascii_case(&e.name)) {
                         v.push((
                             Rule::HsResponseExtensionNotOffered,
-                            format!(
-                                "server selected extension {:?}, which was not offered",
-                                e.name
-                            ),
+                            format!("server selected extension {:?}, which was not offered", e.name),
                         ));
                     }
                 }
                 neg.extensions = selected;
             }
             Err(e) => {
-                v.push((
-                    Rule::HsExtensionsSyntax,
-                    format!("response Sec-WebSocket-Extensions: {e}"),
-                ));
+                v.push((Rule::HsExtensionsSyntax, format!("response Sec-WebSocket-Extensions: {e}")));
             }
         }
     }

@@ -88,17 +88,11 @@ fn trim_ows(mut v: &[u8]) -> &[u8] {
 
 /// Shared look-ups over a header list.
 fn first<'a>(headers: &'a [Header], name: &str) -> Option<&'a [u8]> {
-    headers
-        .iter()
-        .find(|h| h.name.eq_ignore_ascii_case(name))
-        .map(|h| h.value.as_slice())
+    headers.iter().find(|h| h.name.eq_ignore_ascii_case(name)).map(|h| h.value.as_slice())
 }
 
 fn named<'a>(headers: &'a [Header], name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
-    headers
-        .iter()
-        .filter(move |h| h.name.eq_ignore_ascii_case(name))
-        .map(|h| h.value.as_slice())
+    headers.iter().filter(move |h| h.name.eq_ignore_ascii_case(name)).map(|h| h.value.as_slice())
 }
 
 fn tokens(headers: &[Header], name: &str) -> Vec<String> {
@@ -111,18 +105,13 @@ fn tokens(headers: &[Header], name: &str) -> Vec<String> {
 }
 
 fn has_token(headers: &[Header], name: &str, token: &str) -> bool {
-    tokens(headers, name)
-        .iter()
-        .any(|t| t.eq_ignore_ascii_case(token))
+    tokens(headers, name).iter().any(|t| t.eq_ignore_ascii_case(token))
 }
 
 /// Parses every field named `name` as a §9.1 extension list, concatenating them in
 /// order (several fields are equivalent to one comma-joined field, §9.1). No field at
 /// all is an empty list. A syntax error's position is within the failing field.
-pub(crate) fn extensions_in(
-    headers: &[Header],
-    name: &str,
-) -> Result<Vec<Extension>, ExtensionSyntaxError> {
+pub(crate) fn extensions_in(headers: &[Header], name: &str) -> Result<Vec<Extension>, ExtensionSyntaxError> {
     let mut out = Vec::new();
     for v in named(headers, name) {
         out.extend(parse_extension_bytes(v)?);
@@ -189,18 +178,12 @@ impl Response {
 fn to_headers(hs: &[httparse::Header<'_>]) -> Vec<Header> {
     hs.iter()
         .filter(|h| !h.name.is_empty())
-        .map(|h| Header {
-            name: h.name.to_owned(),
-            value: h.value.to_vec(),
-        })
+        .map(|h| Header { name: h.name.to_owned(), value: h.value.to_vec() })
         .collect()
 }
 
 fn too_large() -> HttpError {
-    HttpError {
-        offset: MAX_HEAD,
-        message: format!("head is not complete within {MAX_HEAD} bytes"),
-    }
+    HttpError { offset: MAX_HEAD, message: format!("head is not complete within {MAX_HEAD} bytes") }
 }
 
 /// Parses an HTTP request head from the start of `buf`.
@@ -281,12 +264,7 @@ fn locate(buf: &[u8], e: httparse::Error, request: bool) -> HttpError {
             }
         }
     }
-    let line_end = |from: usize| {
-        buf[from..]
-            .iter()
-            .position(|&b| b == b'\n')
-            .map(|i| from + i)
-    };
+    let line_end = |from: usize| buf[from..].iter().position(|&b| b == b'\n').map(|i| from + i);
     let offset = match e {
         E::Token => start,
         E::Version if request => {
@@ -333,10 +311,7 @@ fn locate(buf: &[u8], e: httparse::Error, request: bool) -> HttpError {
 fn bad_header_byte(line: &[u8]) -> Option<usize> {
     let colon = line.iter().position(|&b| b == b':');
     let name_end = colon.unwrap_or(line.len());
-    if let Some(i) = line[..name_end]
-        .iter()
-        .position(|&b| !crate::extensions::is_tchar(b))
-    {
+    if let Some(i) = line[..name_end].iter().position(|&b| !crate::extensions::is_tchar(b)) {
         return Some(i);
     }
     let Some(colon) = colon else {
@@ -345,8 +320,5 @@ fn bad_header_byte(line: &[u8]) -> Option<usize> {
     if colon == 0 {
         return Some(0);
     }
-    line[colon + 1..]
-        .iter()
-        .position(|&b| !(b == b'\t' || b >= 0x20) || b == 0x7f)
-        .map(|i| colon + 1 + i)
+    line[colon + 1..].iter().position(|&b| !(b == b'\t' || b >= 0x20) || b == 0x7f).map(|i| colon + 1 + i)
 }
