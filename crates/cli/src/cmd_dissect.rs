@@ -1,12 +1,375 @@
-//! `wsprobe dissect` (being written).
+//! `wsprobe dissect`: every WebSocket session in pcap/pcapng captures, with its
+//! frames, messages and violations. The decoding is `wsprobe_dissect`'s; this module
+//! parses options, filters records and prints them.
 
+use comfy_table::{ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
+use std::io::Write;
+use std::path::PathBuf;
 use std::process::ExitCode;
+use wsprobe_dissect::{DissectError, Options, PayloadMode, Record, SessionRecord, Summary, rule_matches};
+
+/// Output format.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Format {
+    /// Tables: the sessions, then each session's messages and violations.
+    Table,
+    /// One JSON object per line (schema in crates/dissect/README.md).
+    Jsonl,
+    /// The stable text transcript (format in crates/dissect/README.md).
+    Transcript,
+}
+
+/// How much message payload to show.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Payload {
+    /// None.
+    None,
+    /// A short preview (quoted text or hex).
+    Preview,
+    /// The whole payload, base64, in jsonl (`payload_b64`).
+    Full,
+}
 
 /// Arguments of `wsprobe dissect`.
 #[derive(clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Capture files, pcap or pcapng; `-` reads standard input.
+    #[arg(required = true, value_name = "CAPTURE")]
+    files: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "table")]
+    format: Format,
+    /// Message payload shown.
+    #[arg(long, value_enum, default_value = "preview")]
+    payload: Payload,
+    /// Also report every frame (jsonl "frame" records; the transcript always lists frames).
+    #[arg(long)]
+    frames: bool,
+    /// Print counts at the end: sessions, messages per opcode, bytes, violations per rule.
+    #[arg(long)]
+    summary: bool,
+    /// Show only this session (repeatable).
+    #[arg(long = "session", value_name = "N")]
+    sessions: Vec<u64>,
+    /// Show only violations of rules matching this id (`*` and `?` wildcards; repeatable).
+    #[arg(long = "rule", value_name = "ID")]
+    rules: Vec<String>,
+    /// Exit with status 1 when a violation (after filters) is reported.
+    #[arg(long)]
+    fail_on_violation: bool,
+    /// Do not look for WebSocket frames in connections whose handshake is not captured.
+    #[arg(long)]
+    no_sync: bool,
+    /// Largest decompressed message, in bytes; past it limit.inflated-size is reported.
+    #[arg(long, value_name = "BYTES")]
+    inflate_max: Option<usize>,
+}
+
+impl Args {
+    fn keep(&self, r: &Record) -> bool {
+        if !self.sessions.is_empty() && !r.session().is_some_and(|s| self.sessions.contains(&s)) {
+            return false;
+        }
+        match r {
+            Record::Violation(v) if !self.rules.is_empty() => {
+                self.rules.iter().any(|p| rule_matches(p, &v.rule))
+            }
+            _ => true,
+        }
+    }
+}
 
 /// Runs the command.
-pub fn run(_args: Args) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("not implemented yet")
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let mut opts = Options {
+        sync: !args.no_sync,
+        frames: args.frames || args.format == Format::Transcript,
+        payload: match args.payload {
+            Payload::None => PayloadMode::None,
+            Payload::Preview => PayloadMode::Preview,
+            Payload::Full => PayloadMode::Full,
+        },
+        ..Options::default()
+    };
+    if let Some(n) = args.inflate_max {
+        opts.limits.inflate_max = n;
+    }
+    let mut summary = Summary::default();
+    let mut errors: Vec<DissectError> = Vec::new();
+    let many = args.files.len() > 1;
+    for path in &args.files {
+        let name = path.display().to_string();
+        let mut kept: Vec<Record> = Vec::new();
+        let mut out_err: Option<std::io::Error> = None;
+        let mut next_session = opts.first_session;
+        let result = {
+            let stdout = std::io::stdout();
+            let mut w = std::io::BufWriter::new(stdout.lock());
+            let mut sink = |r: Record| {
+                if let Record::Session(s) = &r {
+                    next_session = next_session.max(s.session + 1);
+                }
+                if !args.keep(&r) {
+                    return;
+                }
+                summary.add(&r);
+                if args.format == Format::Jsonl {
+                    if out_err.is_none()
+                        && let Err(e) = writeln!(w, "{}", r.to_json())
+                    {
+                        out_err = Some(e);
+                    }
+                } else {
+                    kept.push(r);
+                }
+            };
+            let res = if name == "-" {
+                wsprobe_dissect::dissect_reader(std::io::stdin().lock(), "-", &opts, &mut sink)
+            } else {
+                match std::fs::File::open(path) {
+                    Ok(f) => {
+                        wsprobe_dissect::dissect_reader(std::io::BufReader::new(f), &name, &opts, &mut sink)
+                    }
+                    Err(e) => Err(DissectError {
+                        file: name.clone(),
+                        offset: 0,
+                        message: format!("cannot open: {e}"),
+                    }),
+                }
+            };
+            if out_err.is_none()
+                && let Err(e) = w.flush()
+            {
+                out_err = Some(e);
+            }
+            res
+        };
+        if let Some(e) = out_err {
+            return Err(e.into());
+        }
+        let error = match result {
+            Ok(s) => {
+                summary.packets += s.packets;
+                summary.connections += s.connections;
+                None
+            }
+            Err(e) => Some(e),
+        };
+        opts.first_session = next_session;
+        let unreadable = kept.is_empty() && error.is_some();
+        match args.format {
+            Format::Jsonl => {}
+            _ if unreadable => {}
+            Format::Transcript => {
+                let mut text = String::new();
+                if many {
+                    text.push_str(&format!("== {name}\n"));
+                }
+                text.push_str(&wsprobe_dissect::render_transcript(&kept, error.as_ref()));
+                crate::print_out(&text)?;
+            }
+            Format::Table => {
+                let mut text = String::new();
+                if many {
+                    text.push_str(&format!("== {name}\n"));
+                }
+                text.push_str(&tables(&kept, args.payload != Payload::None));
+                crate::print_out(&text)?;
+            }
+        }
+        if let Some(e) = error {
+            eprintln!("wsprobe: error: {e}");
+            errors.push(e);
+        }
+    }
+    if args.summary {
+        let text = match args.format {
+            Format::Jsonl => {
+                let mut v = serde_json::to_value(&summary)?;
+                if let Some(o) = v.as_object_mut() {
+                    o.insert("type".into(), "summary".into());
+                }
+                format!("{v}\n")
+            }
+            _ => summary_text(&summary),
+        };
+        crate::print_out(&text)?;
+    }
+    if !errors.is_empty() {
+        return Ok(ExitCode::from(2));
+    }
+    if args.fail_on_violation && summary.violation_count() > 0 {
+        return Ok(ExitCode::from(1));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn new_table(headers: &[&str]) -> Table {
+    let mut t = Table::new();
+    t.load_preset(UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_header(headers.to_vec());
+    t
+}
+
+/// Seconds since the session's first packet.
+fn rel(ts: i64, t0: i64) -> String {
+    format!("{:.6}", (ts - t0) as f64 / 1e9)
+}
+
+fn tables(records: &[Record], previews: bool) -> String {
+    let sessions: Vec<&SessionRecord> = records
+        .iter()
+        .filter_map(|r| match r {
+            Record::Session(s) => Some(s),
+            _ => None,
+        })
+        .collect();
+    let mut out = String::new();
+    if sessions.is_empty() {
+        out.push_str("no WebSocket sessions\n");
+    } else {
+        let mut t = new_table(&[
+            "session",
+            "client",
+            "server",
+            "handshake",
+            "path",
+            "protocol",
+            "extensions",
+            "messages",
+            "violations",
+        ]);
+        for s in &sessions {
+            let count = |f: &dyn Fn(&Record) -> bool| {
+                records.iter().filter(|r| r.session() == Some(s.session) && f(r)).count()
+            };
+            t.add_row(vec![
+                s.session.to_string(),
+                s.client.clone(),
+                s.server.clone(),
+                s.handshake.to_string(),
+                s.path.clone().unwrap_or_default(),
+                s.protocol.clone().unwrap_or_default(),
+                s.extensions.clone().unwrap_or_default(),
+                count(&|r| matches!(r, Record::Message(_))).to_string(),
+                count(&|r| matches!(r, Record::Violation(_))).to_string(),
+            ]);
+        }
+        out.push_str(&format!("{t}\n"));
+    }
+    for s in &sessions {
+        let mine = || records.iter().filter(move |r| r.session() == Some(s.session));
+        let mut t = new_table(&["packet", "time", "dir", "type", "len", "frames", "info"]);
+        let mut rows = 0;
+        for r in mine() {
+            match r {
+                Record::Message(m) => {
+                    let mut info = Vec::new();
+                    if m.compressed {
+                        info.push(format!("compressed ({} on the wire)", m.wire_len));
+                    }
+                    if m.opcode == "close" {
+                        info.push(format!(
+                            "code {} {:?}",
+                            m.close_code.map_or("none".into(), |c| c.to_string()),
+                            m.close_reason.clone().unwrap_or_default()
+                        ));
+                    } else if previews && let Some(p) = &m.payload_preview {
+                        info.push(p.clone());
+                    }
+                    if let Some(rtt) = m.rtt_nanos {
+                        info.push(format!("rtt {:.3} ms", rtt as f64 / 1e6));
+                    }
+                    if m.incomplete {
+                        info.push("incomplete".into());
+                    }
+                    t.add_row(vec![
+                        m.packet.to_string(),
+                        rel(m.ts_nanos, s.ts_nanos),
+                        m.dir.to_string(),
+                        m.opcode.clone(),
+                        m.len.to_string(),
+                        m.frames.to_string(),
+                        info.join("; "),
+                    ]);
+                    rows += 1;
+                }
+                Record::Event(e) if matches!(e.kind.as_str(), "gap" | "resynced" | "http_error") => {
+                    t.add_row(vec![
+                        e.packet.to_string(),
+                        rel(e.ts_nanos, s.ts_nanos),
+                        e.dir.map(|d| d.to_string()).unwrap_or_default(),
+                        e.kind.clone(),
+                        e.len.map(|l| l.to_string()).unwrap_or_default(),
+                        String::new(),
+                        e.text.clone(),
+                    ]);
+                    rows += 1;
+                }
+                _ => {}
+            }
+        }
+        if rows > 0 {
+            out.push_str(&format!("session {}: messages\n{t}\n", s.session));
+        }
+        let mut t = new_table(&["packet", "time", "by", "rule", "RFC", "offset", "detail"]);
+        let mut rows = 0;
+        for r in mine() {
+            if let Record::Violation(v) = r {
+                t.add_row(vec![
+                    v.packet.to_string(),
+                    rel(v.ts_nanos, s.ts_nanos),
+                    v.by.to_string(),
+                    v.rule.clone(),
+                    format!("{} §{}", v.rfc, v.section),
+                    v.offset.to_string(),
+                    v.detail.clone(),
+                ]);
+                rows += 1;
+            }
+        }
+        if rows > 0 {
+            out.push_str(&format!("session {}: violations\n{t}\n", s.session));
+        }
+    }
+    let warnings: Vec<String> = records
+        .iter()
+        .filter_map(|r| match r {
+            Record::Warning(w) => Some(match w.session {
+                Some(s) => format!("warning: packet {} (session {s}): {}\n", w.packet, w.message),
+                None => format!("warning: packet {}: {}\n", w.packet, w.message),
+            }),
+            _ => None,
+        })
+        .collect();
+    out.extend(warnings);
+    out
+}
+
+fn summary_text(s: &Summary) -> String {
+    let mut t = new_table(&["summary", "count"]);
+    t.add_row(vec!["packets".to_string(), s.packets.to_string()]);
+    t.add_row(vec!["TCP connections".to_string(), s.connections.to_string()]);
+    t.add_row(vec!["sessions".to_string(), s.sessions.to_string()]);
+    for (k, v) in &s.handshakes {
+        t.add_row(vec![format!("  handshake {k}"), v.to_string()]);
+    }
+    t.add_row(vec!["messages".to_string(), s.message_count().to_string()]);
+    for (k, v) in &s.messages {
+        t.add_row(vec![format!("  {k}"), v.to_string()]);
+    }
+    t.add_row(vec!["message bytes (decompressed)".to_string(), s.message_bytes.to_string()]);
+    t.add_row(vec!["message bytes (wire)".to_string(), s.wire_bytes.to_string()]);
+    if s.gaps > 0 {
+        t.add_row(vec!["bytes lost in capture".to_string(), format!("{} in {} holes", s.gap_bytes, s.gaps)]);
+    }
+    t.add_row(vec!["violations".to_string(), s.violation_count().to_string()]);
+    for (k, v) in &s.violations {
+        t.add_row(vec![format!("  {k}"), v.to_string()]);
+    }
+    if s.warnings > 0 {
+        t.add_row(vec!["warnings".to_string(), s.warnings.to_string()]);
+    }
+    format!("{t}\n")
 }

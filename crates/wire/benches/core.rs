@@ -31,15 +31,8 @@ fn measure(min: Duration, units: f64, mut f: impl FnMut()) -> f64 {
 fn small_frames(n: usize) -> (Vec<u8>, usize) {
     let mut buf = Vec::new();
     for i in 0..n {
-        let op = if i % 7 == 0 {
-            OpCode::PING
-        } else {
-            OpCode::TEXT
-        };
-        FrameSpec::new(op, vec![b'a'; i % 17])
-            .masked([i as u8, 1, 2, 3])
-            .encode_into(&mut buf)
-            .unwrap();
+        let op = if i % 7 == 0 { OpCode::PING } else { OpCode::TEXT };
+        FrameSpec::new(op, vec![b'a'; i % 17]).masked([i as u8, 1, 2, 3]).encode_into(&mut buf).unwrap();
     }
     (buf, n)
 }
@@ -58,11 +51,8 @@ fn text(len: usize) -> Vec<u8> {
 
 fn main() {
     let bench = std::env::args().any(|a| a == "--bench");
-    let (min, n_small, big) = if bench {
-        (Duration::from_secs(2), 1_000_000, 1 << 20)
-    } else {
-        (Duration::ZERO, 1_000, 4096)
-    };
+    let (min, n_small, big) =
+        if bench { (Duration::from_secs(2), 1_000_000, 1 << 20) } else { (Duration::ZERO, 1_000, 4096) };
 
     let (stream, frames) = small_frames(n_small);
     let headers = measure(min, frames as f64, || {
@@ -77,10 +67,7 @@ fn main() {
         }
         black_box(count);
     });
-    println!(
-        "small-frame headers parsed:       {:>8.1} M headers/s",
-        headers / 1e6
-    );
+    println!("small-frame headers parsed:       {:>8.1} M headers/s", headers / 1e6);
 
     let session_small = measure(min, frames as f64, || {
         let mut s = Session::established(Limits::default(), Established::default());
@@ -91,10 +78,7 @@ fn main() {
         }
         black_box(&out);
     });
-    println!(
-        "small frames through a session:   {:>8.1} M frames/s",
-        session_small / 1e6
-    );
+    println!("small frames through a session:   {:>8.1} M frames/s", session_small / 1e6);
 
     let payload = text(big);
     let key = [0x37, 0xfa, 0x21, 0x3d];
@@ -104,17 +88,11 @@ fn main() {
     let unmask_only = measure(min, big as f64, || {
         apply_mask(black_box(&mut work), key, 0);
     });
-    println!(
-        "unmask 1 MiB:                     {:>8.1} GB/s",
-        unmask_only / 1e9
-    );
+    println!("unmask 1 MiB:                     {:>8.1} GB/s", unmask_only / 1e9);
     let validate_only = measure(min, big as f64, || {
         assert!(validate(black_box(&payload)).is_ok());
     });
-    println!(
-        "UTF-8 validate 1 MiB:             {:>8.1} GB/s",
-        validate_only / 1e9
-    );
+    println!("UTF-8 validate 1 MiB:             {:>8.1} GB/s", validate_only / 1e9);
     // Fused per 64 KiB chunk, as the session does it: unmask into a buffer, validate.
     let mut buf = vec![0u8; 64 * 1024];
     let fused = measure(min, big as f64, || {
@@ -127,32 +105,17 @@ fn main() {
         }
         v.finish().unwrap();
     });
-    println!(
-        "unmask + validate 1 MiB:          {:>8.1} GB/s",
-        fused / 1e9
-    );
+    println!("unmask + validate 1 MiB:          {:>8.1} GB/s", fused / 1e9);
 
-    let frame = FrameSpec::new(OpCode::TEXT, payload.clone())
-        .masked(key)
-        .encode()
-        .unwrap();
-    let limits = Limits {
-        message_keep: 0,
-        ..Limits::default()
-    };
+    let frame = FrameSpec::new(OpCode::TEXT, payload.clone()).masked(key).encode().unwrap();
+    let limits = Limits { message_keep: 0, ..Limits::default() };
     let session_big = measure(min, big as f64, || {
         let mut s = Session::established(limits, Established::default());
         let mut out = Vec::new();
         for chunk in frame.chunks(64 * 1024) {
             s.feed(Dir::C2S, chunk, &mut out);
         }
-        assert!(
-            out.iter()
-                .any(|e| matches!(e, wsprobe_wire::Event::Message(_)))
-        );
+        assert!(out.iter().any(|e| matches!(e, wsprobe_wire::Event::Message(_))));
     });
-    println!(
-        "1 MiB masked text through session: {:>7.1} GB/s",
-        session_big / 1e9
-    );
+    println!("1 MiB masked text through session: {:>7.1} GB/s", session_big / 1e9);
 }

@@ -210,9 +210,6 @@ rules! {
     /// A message grew past the configured inflate limit.
     LimitInflatedSize = ("limit.inflated-size", 6455, "10.4", Limit,
         "A decompressed message exceeded the configured size limit; decoding of the message stopped there (decompression-bomb protection).");
-    /// A message or frame grew past the configured retention limit.
-    LimitMessageSize = ("limit.message-size", 6455, "10.4", Limit,
-        "A message exceeded the configured size limit; only its first bytes were kept.");
 }
 
 impl Rule {

@@ -9,7 +9,7 @@ use crate::event::Event;
 use crate::extensions::Extension;
 use crate::handshake::{self, Progress, Request};
 use crate::sync::find_boundary;
-use crate::{Dir, Role, Violation};
+use crate::{Dir, Role, Rule, Violation};
 use std::collections::VecDeque;
 
 /// Memory limits. Every buffer a session keeps is bounded by one of these.
@@ -267,6 +267,15 @@ impl Session {
                 true
             }
             Err(e) => {
+                if self.requests.front().is_some_and(Request::is_upgrade) {
+                    // The answer to an upgrade request is not HTTP.
+                    out.push(Event::Violation(Violation::new(
+                        Rule::HsResponseMalformed,
+                        Role::Server,
+                        h.base + e.offset as u64,
+                        e.message.clone(),
+                    )));
+                }
                 out.push(Event::HttpError {
                     dir: Dir::S2C,
                     offset: h.base + e.offset as u64,
@@ -324,4 +333,56 @@ fn content_length(v: Option<&[u8]>) -> u64 {
 /// Used by [`Assembler`] when bytes are lost: finds where to start decoding again.
 pub(crate) fn resync_point(buf: &[u8], sender: Option<Role>) -> Option<usize> {
     find_boundary(buf, sender).map(|b| b.at)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::handshake::{RequestBuilder, accept_key};
+
+    const KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
+
+    #[test]
+    fn unparsable_answer_to_an_upgrade_is_a_server_violation() {
+        let mut s = Session::new(Limits::default());
+        let mut out = Vec::new();
+        s.feed(Dir::C2S, &RequestBuilder::new("h", KEY).build(), &mut out);
+        s.feed(Dir::S2C, b"SSH-2.0-nope\r\n\r\n", &mut out);
+        let v: Vec<_> = out
+            .iter()
+            .filter_map(|e| match e {
+                Event::Violation(v) => Some((v.rule, v.by)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(v, vec![(Rule::HsResponseMalformed, Role::Server)]);
+        assert!(out.iter().any(|e| matches!(e, Event::HttpError { .. })));
+        // Garbage answering a plain request is not judged.
+        let mut s = Session::new(Limits::default());
+        out.clear();
+        s.feed(Dir::C2S, b"GET / HTTP/1.1\r\nHost: h\r\n\r\n", &mut out);
+        s.feed(Dir::S2C, b"SSH-2.0-nope\r\n\r\n", &mut out);
+        assert!(!out.iter().any(|e| matches!(e, Event::Violation(_))));
+    }
+
+    #[test]
+    fn negotiated_deflate_is_exposed() {
+        let mut s = Session::new(Limits::default());
+        let mut out = Vec::new();
+        let req =
+            RequestBuilder::new("h", KEY).extensions("permessage-deflate; client_max_window_bits").build();
+        s.feed(Dir::C2S, &req, &mut out);
+        assert_eq!(s.pmd(), None);
+        let resp = format!(
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Accept: {}\r\nSec-WebSocket-Extensions: permessage-deflate; \
+             server_no_context_takeover; client_max_window_bits=10\r\n\r\n",
+            accept_key(KEY)
+        );
+        s.feed(Dir::S2C, resp.as_bytes(), &mut out);
+        let pmd = s.pmd().expect("negotiated");
+        assert!(pmd.server_no_context_takeover && !pmd.client_no_context_takeover);
+        assert_eq!(pmd.client_max_window_bits, 10);
+        assert_eq!(Session::mid_stream(Limits::default()).pmd(), None);
+    }
 }

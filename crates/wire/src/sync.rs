@@ -69,24 +69,30 @@ fn chain_from(buf: &[u8], at: usize, sender: Option<Role>) -> Option<bool> {
 }
 
 /// How much a byte stream whose start is unknown looks like WebSocket frames: the
-/// first chain [`find_boundary`] proves whose frames also pass content checks, and its
-/// length. A dissector weighs it before it calls a connection WebSocket.
+/// first chain [`find_boundary`] proves whose frames are also believable together, and
+/// how many of them carry weight. A dissector weighs it before it calls a connection
+/// WebSocket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Evidence {
     /// Offset in `buf` of the chain's first frame.
     pub at: usize,
     /// Whether its frames are masked (so, sent by a client).
     pub masked: bool,
-    /// Frames of the chain complete in `buf`.
+    /// Complete frames of the chain that count as evidence: control frames, and final
+    /// data frames with a payload. Empty or non-final data frames prove little: a run
+    /// of zero bytes parses as a chain of empty continuations, and length-prefixed
+    /// binary records often parse as non-final continuations.
     pub frames: usize,
     /// Whether the last complete frame ends exactly at the end of `buf`.
     pub to_end: bool,
 }
 
-/// Finds the first proved chain of frames in `buf` (see [`find_boundary`]) whose
-/// payloads are also believable: the payload of an uncompressed text frame must not
-/// be invalid UTF-8 (as far as it is in `buf`), and a Close body must not be one byte
-/// long. Returns it with the number of its complete frames.
+/// Finds the first proved chain of frames in `buf` (see [`find_boundary`]) whose frames
+/// are also believable together: fragmentation is consistent along the chain (a
+/// continuation only inside a fragmented message, no new data message inside one),
+/// the payload of an uncompressed text frame is not invalid UTF-8 (as far as it is in
+/// `buf`), a Close body is empty or a code allowed on the wire and a UTF-8 reason,
+/// and masked frames do not all use the all-zero key. Returns it with its weight.
 pub fn evidence(buf: &[u8], sender: Option<Role>) -> Option<Evidence> {
     let mut from = 0;
     while from < buf.len() {
@@ -100,42 +106,73 @@ pub fn evidence(buf: &[u8], sender: Option<Role>) -> Option<Evidence> {
     None
 }
 
-/// Follows the chain from `at` (already proved plausible): the number of complete
-/// frames and whether the last one ends at the end of `buf`; `None` when a payload
-/// is not believable.
+/// Follows the chain from `at` (already proved plausible): the weight of its complete
+/// frames and whether the last one ends at the end of `buf`; `None` when the chain is
+/// not believable.
 fn count_believable(buf: &[u8], at: usize) -> Option<(usize, bool)> {
+    use crate::OpCode;
     let mut pos = at;
     let mut frames = 0;
+    let mut seen = 0;
+    let mut zero_keys = 0;
+    // Inside a fragmented message? Unknown for the first frame.
+    let mut open: Option<bool> = None;
     while let Parsed::Header(h) = parse_header(&buf[pos..]) {
         let start = pos + usize::from(h.header_len);
         let avail = (buf.len() - start) as u64;
         let n = h.payload_len.min(avail) as usize;
+        match h.opcode {
+            OpCode::CONTINUATION if open == Some(false) => return None,
+            OpCode::TEXT | OpCode::BINARY if open == Some(true) => return None,
+            _ => {}
+        }
+        if !h.opcode.is_control() {
+            open = Some(!h.fin);
+        }
         if !payload_believable(&h, &buf[start..start + n]) {
             return None;
         }
         if h.payload_len > avail {
             break;
         }
-        frames += 1;
+        seen += 1;
+        if h.mask_key == Some([0; 4]) {
+            zero_keys += 1;
+        }
+        if h.fin && (h.opcode.is_control() || h.payload_len > 0) {
+            frames += 1;
+        }
         pos = start + n;
         if pos == buf.len() {
-            return Some((frames, true));
+            break;
         }
     }
-    Some((frames, false))
+    if seen > 0 && zero_keys == seen {
+        return None;
+    }
+    Some((frames, pos == buf.len() && seen > 0))
 }
 
 fn payload_believable(h: &FrameHeader, payload: &[u8]) -> bool {
     use crate::OpCode;
-    if h.opcode == OpCode::CLOSE && h.payload_len == 1 {
-        return false;
-    }
-    if h.opcode != OpCode::TEXT || h.rsv1 {
+    let check_text = h.opcode == OpCode::TEXT && !h.rsv1;
+    if h.opcode != OpCode::CLOSE && !check_text {
         return true;
     }
     let mut bytes = payload.to_vec();
     if let Some(key) = h.mask_key {
         crate::mask::apply_mask(&mut bytes, key, 0);
+    }
+    if h.opcode == OpCode::CLOSE {
+        let complete = bytes.len() as u64 == h.payload_len;
+        return match bytes.as_slice() {
+            [] => true,
+            [_] => !complete,
+            [hi, lo, reason @ ..] => {
+                crate::close::code_allowed_on_wire(u16::from_be_bytes([*hi, *lo]))
+                    && crate::utf8::Utf8Validator::new().feed(reason).is_ok()
+            }
+        };
     }
     crate::utf8::Utf8Validator::new().feed(&bytes).is_ok()
 }
@@ -183,10 +220,10 @@ mod tests {
         let skip = buf.len();
         buf.extend(frames(false));
         let e = evidence(&buf, None).unwrap();
-        assert_eq!(e, Evidence { at: skip, masked: false, frames: 3, to_end: true });
+        assert_eq!(e, Evidence { at: skip, masked: false, frames: 2, to_end: true });
         let masked = frames(true);
         let e = evidence(&masked[..masked.len() - 3], Some(Role::Client)).unwrap();
-        assert_eq!((e.at, e.masked, e.frames, e.to_end), (0, true, 2, false));
+        assert_eq!((e.at, e.masked, e.frames, e.to_end), (0, true, 1, false));
         assert_eq!(evidence(b"SSH-2.0-OpenSSH_9.6\r\n", None), None);
     }
 
