@@ -494,19 +494,7 @@ impl Assembler {
             }
         }
         // The gap reaches past the current frame: where the next frame starts is unknown.
-        let in_frame = self.cur.as_ref().is_some_and(|c| c.route == Route::Message);
-        if let Some(cur) = self.cur.take() {
-            out.push(Event::Frame(FrameEvent {
-                dir: self.dir(),
-                offset: cur.offset,
-                header: cur.header,
-                payload: cur.keep,
-                missing: cur.missing + cur.remaining,
-            }));
-        }
-        if let Some(p) = self.partial.take() {
-            self.abandon(p, in_frame, out);
-        }
+        self.cut_short(out);
         self.pos += left;
         self.frag_known = false;
         self.phase = Phase::Resync { buf: Vec::new(), base: self.pos };
@@ -524,6 +512,12 @@ impl Assembler {
     }
 
     pub(crate) fn finish(&mut self, out: &mut Vec<Event>) {
+        self.cut_short(out);
+    }
+
+    /// Reports the frame in progress (its unreceived bytes as missing) and the message
+    /// in progress (as incomplete), and forgets both.
+    fn cut_short(&mut self, out: &mut Vec<Event>) {
         let in_frame = self.cur.as_ref().is_some_and(|c| c.route == Route::Message);
         if let Some(cur) = self.cur.take() {
             out.push(Event::Frame(FrameEvent {
@@ -531,7 +525,7 @@ impl Assembler {
                 offset: cur.offset,
                 header: cur.header,
                 payload: cur.keep,
-                missing: cur.remaining,
+                missing: cur.missing + cur.remaining,
             }));
         }
         if let Some(p) = self.partial.take() {
