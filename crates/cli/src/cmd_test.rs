@@ -1,12 +1,89 @@
-//! `wsprobe test` (being written).
+//! `wsprobe test`: runs the conformance catalog against a WebSocket server.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
+use wsprobe_conform::app;
 
 /// Arguments of `wsprobe test`.
+///
+/// Exit codes: 0 nothing failed outside the baseline, 1 something did, 2 usage error,
+/// 3 target unreachable.
 #[derive(clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Target, `ws://host[:port]/path`; without it the built-in reference server is started
+    /// on a loopback port and tested.
+    pub url: Option<String>,
+    /// Extra request header, `-H 'Name: value'` (repeatable).
+    #[arg(short = 'H', long = "header", value_name = "HEADER")]
+    pub headers: Vec<String>,
+    /// Subprotocol to offer (repeatable).
+    #[arg(long = "protocol", value_name = "NAME")]
+    pub protocols: Vec<String>,
+    /// Origin header to send.
+    #[arg(long)]
+    pub origin: Option<String>,
+    /// Agent name used in reports (default: the URL).
+    #[arg(long)]
+    pub agent: Option<String>,
+    /// Cases to run, as globs over case ids (`1.*` is category 1 only); comma-separated or repeated.
+    #[arg(long, value_name = "GLOBS")]
+    pub cases: Vec<String>,
+    /// Cases to skip, as globs; comma-separated or repeated.
+    #[arg(long, value_name = "GLOBS")]
+    pub exclude: Vec<String>,
+    /// Seconds allowed for each wait outside the cases' own timers (connect, handshake, close).
+    #[arg(long, default_value_t = 5.0, value_name = "SECONDS")]
+    pub timeout: f64,
+    /// Cases run in parallel (default: 4 per CPU; category 9 runs one at a time).
+    #[arg(short = 'j', long, value_name = "N")]
+    pub jobs: Option<usize>,
+    /// Seed of the masking keys and Sec-WebSocket-Key nonces.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Write an Autobahn-compatible report (index.json, per-case JSON, index.html) into DIR.
+    #[arg(long, value_name = "DIR")]
+    pub report: Option<PathBuf>,
+    /// Write JUnit XML to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Compare with expected results (case id -> behavior JSON).
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
+    /// Rewrite the --baseline file from this run.
+    #[arg(long, requires = "baseline")]
+    pub update_baseline: bool,
+    /// Load the catalog from DIR instead of the built-in one.
+    #[arg(long, value_name = "DIR")]
+    pub catalog: Option<PathBuf>,
+    /// No progress bar.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
 
 /// Runs the command.
-pub fn run(_args: Args) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("not implemented yet")
+pub fn run(a: Args) -> anyhow::Result<ExitCode> {
+    if !(a.timeout.is_finite() && a.timeout > 0.0 && a.timeout <= 3600.0) {
+        eprintln!("wsprobe: --timeout must be between 0 and 3600 seconds");
+        return Ok(ExitCode::from(app::EXIT_USAGE));
+    }
+    let code = app::test_command(app::TestArgs {
+        url: a.url,
+        headers: a.headers,
+        protocols: a.protocols,
+        origin: a.origin,
+        agent: a.agent,
+        cases: a.cases,
+        exclude: a.exclude,
+        timeout: Duration::from_secs_f64(a.timeout),
+        jobs: a.jobs.unwrap_or(0),
+        seed: a.seed,
+        report: a.report,
+        junit: a.junit,
+        baseline: a.baseline,
+        update_baseline: a.update_baseline,
+        catalog: a.catalog,
+        quiet: a.quiet,
+    });
+    Ok(ExitCode::from(code))
 }

@@ -1,0 +1,305 @@
+//! The three commands (`wsprobe test`, `wsprobe cases`, `wsprobe reference-server`) as
+//! library functions, so that the CLI stays a thin argument parser.
+
+use crate::catalog::{Case, Catalog};
+use crate::report::{self, Counts};
+use crate::runner::{self, CaseResult, RunOptions, Target};
+use crate::server::{self, ServerConfig};
+use std::io::IsTerminal as _;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// Exit code: nothing failed outside the baseline.
+pub const EXIT_OK: u8 = 0;
+/// Exit code: a case failed outside the baseline.
+pub const EXIT_FAILED: u8 = 1;
+/// Exit code: usage error (bad URL, pattern, file).
+pub const EXIT_USAGE: u8 = 2;
+/// Exit code: the target could not be reached.
+pub const EXIT_UNREACHABLE: u8 = 3;
+
+/// What `wsprobe test` was asked to do.
+#[derive(Debug, Clone, Default)]
+pub struct TestArgs {
+    /// Target URL; `None` tests the built-in reference server.
+    pub url: Option<String>,
+    /// Extra request headers, `Name: value`.
+    pub headers: Vec<String>,
+    /// Subprotocols to offer.
+    pub protocols: Vec<String>,
+    /// Origin to send.
+    pub origin: Option<String>,
+    /// Agent name in reports.
+    pub agent: Option<String>,
+    /// Case globs to run (all if empty).
+    pub cases: Vec<String>,
+    /// Case globs to skip.
+    pub exclude: Vec<String>,
+    /// Per-wait timeout.
+    pub timeout: Duration,
+    /// Parallel cases (0 = default).
+    pub jobs: usize,
+    /// Seed of masking keys and nonces.
+    pub seed: Option<u64>,
+    /// Report directory.
+    pub report: Option<PathBuf>,
+    /// JUnit file.
+    pub junit: Option<PathBuf>,
+    /// Baseline file.
+    pub baseline: Option<PathBuf>,
+    /// Rewrite the baseline from this run.
+    pub update_baseline: bool,
+    /// Load the catalog from this directory instead of the built-in one.
+    pub catalog: Option<PathBuf>,
+    /// Print no progress bar.
+    pub quiet: bool,
+}
+
+fn load_catalog(dir: Option<&PathBuf>) -> Result<Catalog, String> {
+    match dir {
+        Some(d) => Catalog::load_dir(d).map_err(|e| e.to_string()),
+        None => Ok(Catalog::builtin()),
+    }
+}
+
+fn parse_header(h: &str) -> Result<(String, String), String> {
+    let (n, v) = h.split_once(':').ok_or_else(|| format!("header {h:?}: expected 'Name: value'"))?;
+    let n = n.trim();
+    if n.is_empty() || !n.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(format!("header {h:?}: bad name"));
+    }
+    Ok((n.to_owned(), v.trim().to_owned()))
+}
+
+/// The outcome of [`run_test`]: results and the exit code.
+pub struct TestOutcome {
+    /// Per-case results, in catalog order.
+    pub results: Vec<CaseResult>,
+    /// Exit code.
+    pub exit: u8,
+    /// The console report.
+    pub console: String,
+    /// Wall time of the run.
+    pub wall: Duration,
+}
+
+/// Runs `wsprobe test`: prints the report to stdout, messages to stderr, returns the exit code.
+pub fn test_command(args: TestArgs) -> u8 {
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("wsprobe: cannot start the runtime: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    match rt.block_on(run_test(args, true)) {
+        Ok(o) => {
+            print!("{}", o.console);
+            o.exit
+        }
+        Err((code, msg)) => {
+            eprintln!("wsprobe: {msg}");
+            code
+        }
+    }
+}
+
+/// Runs the catalog as `args` says (inside a tokio runtime). `Err` carries an exit code
+/// and a message for usage errors and an unreachable target.
+pub async fn run_test(args: TestArgs, progress: bool) -> Result<TestOutcome, (u8, String)> {
+    let usage = |m: String| (EXIT_USAGE, m);
+    let catalog = load_catalog(args.catalog.as_ref()).map_err(usage)?;
+    let cases: Vec<Case> = catalog.select(&args.cases, &args.exclude).map_err(usage)?;
+    if cases.is_empty() {
+        return Err(usage("no case matches the --cases/--exclude patterns".into()));
+    }
+    let headers =
+        args.headers.iter().map(|h| parse_header(h)).collect::<Result<Vec<_>, _>>().map_err(usage)?;
+    let baseline = match &args.baseline {
+        Some(p) if p.exists() => Some(report::read_baseline(p).map_err(usage)?),
+        Some(p) if !args.update_baseline => {
+            return Err(usage(format!("{}: baseline not found", p.display())));
+        }
+        _ => None,
+    };
+    let (target, _server, agent) = match &args.url {
+        Some(url) => {
+            let t = Target::parse(url).map_err(usage)?;
+            if let Err(e) = runner::probe(&t, args.timeout.max(Duration::from_secs(1))).await {
+                return Err((EXIT_UNREACHABLE, format!("target unreachable: {e}")));
+            }
+            let agent = args.agent.clone().unwrap_or_else(|| t.url());
+            (t, None, agent)
+        }
+        None => {
+            let (addr, h) = server::spawn("127.0.0.1:0", ServerConfig::default())
+                .await
+                .map_err(|e| (EXIT_UNREACHABLE, format!("cannot start the reference server: {e}")))?;
+            let t = Target { host: addr.ip().to_string(), port: addr.port(), path: "/".into() };
+            (t, Some(h), args.agent.clone().unwrap_or_else(|| "wsprobe-reference-server".into()))
+        }
+    };
+    let mut opts = RunOptions::new(target);
+    opts.headers = headers;
+    opts.protocols = args.protocols.clone();
+    opts.origin = args.origin.clone();
+    if !args.timeout.is_zero() {
+        opts.timeout = args.timeout;
+    }
+    if args.jobs > 0 {
+        opts.jobs = args.jobs;
+    }
+    if let Some(s) = args.seed {
+        opts.seed = s;
+    }
+    let show = progress && !args.quiet && std::io::stderr().is_terminal();
+    let bar = indicatif::ProgressBar::with_draw_target(
+        Some(cases.len() as u64),
+        if show { indicatif::ProgressDrawTarget::stderr() } else { indicatif::ProgressDrawTarget::hidden() },
+    );
+    if let Ok(style) = indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} cases {elapsed} {msg}") {
+        bar.set_style(style);
+    }
+    let all_ran = args.cases.is_empty() && args.exclude.is_empty();
+    let started = Instant::now();
+    let b2 = bar.clone();
+    let results = runner::run_all(cases, opts, move |r| {
+        b2.inc(1);
+        if r.verdict.outcome == crate::Outcome::Failed {
+            b2.set_message(format!("last failure: {}", r.case.id));
+        }
+    })
+    .await;
+    bar.finish_and_clear();
+    let wall = started.elapsed();
+    let diffs = baseline.as_ref().map(|b| report::diff_baseline(&results, b, all_ran)).unwrap_or_default();
+    let mut console = report::console(&results, baseline.as_ref(), &diffs);
+    let counts = Counts::of(&results);
+    let summary_line = counts.line();
+    if let Some(dir) = &args.report {
+        let summary = format!(
+            "{} cases against {} in {:.1} s\n{summary_line}",
+            results.len(),
+            agent,
+            wall.as_secs_f64()
+        );
+        report::write_report_dir(dir, &agent, &results, &summary).map_err(usage)?;
+    }
+    if let Some(f) = &args.junit {
+        let xml = report::junit(&agent, &results).map_err(usage)?;
+        std::fs::write(f, xml).map_err(|e| usage(format!("{}: {e}", f.display())))?;
+    }
+    if args.update_baseline
+        && let Some(p) = &args.baseline
+    {
+        let mut b = if all_ran { Default::default() } else { baseline.clone().unwrap_or_default() };
+        b.extend(report::make_baseline(&results, baseline.as_ref()));
+        report::write_baseline(p, &b).map_err(usage)?;
+        eprintln!("wsprobe: baseline {} updated ({} cases)", p.display(), b.len());
+    }
+    let unexpected = results
+        .iter()
+        .filter(|r| {
+            r.verdict.outcome == crate::Outcome::Failed && !report::failure_expected(r, baseline.as_ref())
+        })
+        .count();
+    let exit = if unexpected > 0 && !args.update_baseline { EXIT_FAILED } else { EXIT_OK };
+    // Keep the summary line last.
+    if let Some(pos) = console.rfind(&summary_line) {
+        console.insert_str(
+            pos,
+            &format!("{} cases in {:.2} s against {}\n", results.len(), wall.as_secs_f64(), agent),
+        );
+    }
+    Ok(TestOutcome { results, exit, console, wall })
+}
+
+/// What `wsprobe cases` prints.
+pub fn cases_command(
+    catalog_dir: Option<PathBuf>,
+    patterns: &[String],
+    json: bool,
+) -> Result<String, String> {
+    let catalog = load_catalog(catalog_dir.as_ref())?;
+    let cases = catalog.select(patterns, &[])?;
+    if json {
+        let list: Vec<serde_json::Value> = cases
+            .iter()
+            .map(|c| {
+                serde_json::json!({
+                    "id": c.id,
+                    "category": c.category,
+                    "title": c.title,
+                    "rules": c.rules.iter().map(|r| r.id()).collect::<Vec<_>>(),
+                    "request": c.request_text,
+                    "handshake": if c.handshake == crate::catalog::HandshakeExpect::Reject { "reject" } else { "accept" },
+                    "send": c.send_text,
+                    "ok": c.ok_text,
+                    "non_strict": c.non_strict_text,
+                    "close": {"by": if c.close.by_tester { "tester" } else { "peer" }, "codes": c.close.codes, "clean": c.close.clean},
+                    "informational": c.informational,
+                    "file": c.file,
+                    "line": c.line,
+                })
+            })
+            .collect();
+        return serde_json::to_string_pretty(&list).map(|s| s + "\n").map_err(|e| e.to_string());
+    }
+    use comfy_table::{ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
+    let mut t = Table::new();
+    t.load_preset(UTF8_FULL_CONDENSED);
+    t.set_content_arrangement(ContentArrangement::Dynamic);
+    t.set_header(vec!["id", "rules", "sends", "expects"]);
+    for c in &cases {
+        let mut sends = c.request_text.iter().map(|r| format!("request: {r}")).collect::<Vec<_>>();
+        sends.extend(c.send_text.iter().map(|s| {
+            if s.len() > 90 { format!("{}…", s.chars().take(88).collect::<String>()) } else { s.clone() }
+        }));
+        let mut expects = if c.handshake == crate::catalog::HandshakeExpect::Reject {
+            "handshake refused (not 101)".to_owned()
+        } else if c.ok_text.is_empty() {
+            "OK: nothing".to_owned()
+        } else {
+            format!("OK: {}", c.ok_text.join(" + "))
+        };
+        if let Some(ns) = &c.non_strict_text {
+            expects.push_str(&format!(
+                "\nNON-STRICT: {}",
+                if ns.is_empty() { "nothing".into() } else { ns.join(" + ") }
+            ));
+        }
+        if c.handshake != crate::catalog::HandshakeExpect::Reject {
+            expects.push_str(&format!(
+                "\nclose: {} closes, code {}, {}",
+                if c.close.by_tester { "tester" } else { "target" },
+                c.close.codes.iter().map(u16::to_string).collect::<Vec<_>>().join("/"),
+                if c.close.clean { "clean" } else { "clean not required" }
+            ));
+        }
+        if c.informational {
+            expects.push_str("\n(informational)");
+        }
+        t.add_row(vec![
+            c.id.clone(),
+            c.rules.iter().map(|r| r.id()).collect::<Vec<_>>().join("\n"),
+            sends.join("\n"),
+            expects,
+        ]);
+    }
+    Ok(format!("{t}\n{} cases\n", cases.len()))
+}
+
+/// Runs the reference server on `listen` until interrupted.
+pub fn reference_server_command(listen: &str) -> Result<(), String> {
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())?;
+    rt.block_on(async {
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+        let addr = listener.local_addr().map_err(|e| e.to_string())?;
+        println!("LISTENING {}", addr.port());
+        eprintln!("wsprobe reference server on ws://{addr}/ (Ctrl-C to stop)");
+        server::serve(listener, std::sync::Arc::new(ServerConfig::default())).await;
+        Ok(())
+    })
+}

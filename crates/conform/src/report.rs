@@ -1,0 +1,593 @@
+//! Reports of a run: the console summary (a table per category, then each failure with
+//! its rule, requirement, expectation and what came back), the Autobahn-compatible
+//! report directory (`index.json`, one JSON file per case, a static `index.html`),
+//! JUnit XML, and baselines (expected results, diffed both ways).
+
+use crate::catalog::id_key;
+use crate::runner::CaseResult;
+use crate::verdict::{Behavior, Outcome};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::Path;
+
+/// Counts of outcomes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    /// Passed.
+    pub passed: usize,
+    /// Failed.
+    pub failed: usize,
+    /// NON-STRICT.
+    pub non_strict: usize,
+    /// INFORMATIONAL.
+    pub informational: usize,
+    /// UNIMPLEMENTED.
+    pub unimplemented: usize,
+}
+
+impl Counts {
+    /// Adds one outcome.
+    pub fn add(&mut self, o: Outcome) {
+        match o {
+            Outcome::Passed => self.passed += 1,
+            Outcome::Failed => self.failed += 1,
+            Outcome::NonStrict => self.non_strict += 1,
+            Outcome::Informational => self.informational += 1,
+            Outcome::Unimplemented => self.unimplemented += 1,
+        }
+    }
+
+    /// Counts the outcomes of `results`.
+    pub fn of(results: &[CaseResult]) -> Counts {
+        let mut c = Counts::default();
+        for r in results {
+            c.add(r.verdict.outcome);
+        }
+        c
+    }
+
+    /// The summary line: `N passed, N failed, N non-strict, N informational, N unimplemented`.
+    pub fn line(&self) -> String {
+        format!(
+            "{} passed, {} failed, {} non-strict, {} informational, {} unimplemented",
+            self.passed, self.failed, self.non_strict, self.informational, self.unimplemented
+        )
+    }
+}
+
+/// One baseline entry: what a case is expected to give.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Expected {
+    /// Autobahn behavior.
+    pub behavior: String,
+    /// Autobahn behaviorClose.
+    #[serde(rename = "behaviorClose", default, skip_serializing_if = "Option::is_none")]
+    pub behavior_close: Option<String>,
+    /// wsprobe outcome (`passed`, `failed`, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<Outcome>,
+    /// Why, for a case that is not OK.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// A baseline: case id → expected result (tungstenite's `expected-results.json` style).
+pub type Baseline = BTreeMap<String, Expected>;
+
+/// Reads a baseline file.
+pub fn read_baseline(path: &Path) -> Result<Baseline, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// The baseline that describes `results` (keeping the reasons of `old` where the result did not change).
+pub fn make_baseline(results: &[CaseResult], old: Option<&Baseline>) -> Baseline {
+    results
+        .iter()
+        .map(|r| {
+            let mut e = Expected {
+                behavior: r.verdict.behavior.as_str().to_owned(),
+                behavior_close: Some(r.verdict.behavior_close.as_str().to_owned()),
+                outcome: Some(r.verdict.outcome),
+                reason: None,
+            };
+            if let Some(prev) = old.and_then(|o| o.get(&r.case.id)) {
+                let same = prev.behavior == e.behavior && prev.outcome.is_none_or(|o| Some(o) == e.outcome);
+                if same {
+                    e.reason = prev.reason.clone();
+                }
+            }
+            if e.reason.is_none() && r.verdict.outcome == Outcome::Failed {
+                e.reason = Some(match r.verdict.findings.first() {
+                    Some(f) => format!("{}: {}", f.rule, f.detail),
+                    None => {
+                        let rules: Vec<&str> = r.verdict.blamed.iter().map(|r| r.id()).collect();
+                        let code = match r.observed.remote_close_code {
+                            Some(c) if !r.verdict.result.contains(&c.to_string()) => {
+                                format!(" The target closed with {c}.")
+                            }
+                            _ => String::new(),
+                        };
+                        format!("{}{code} ({})", r.verdict.result, rules.join(", "))
+                    }
+                });
+            }
+            (r.case.id.clone(), e)
+        })
+        .collect()
+}
+
+/// Writes a baseline file (sorted by case id, pretty JSON).
+pub fn write_baseline(path: &Path, b: &Baseline) -> Result<(), String> {
+    let mut entries: Vec<(&String, &Expected)> = b.iter().collect();
+    entries.sort_by_cached_key(|(k, _)| id_key(k));
+    let mut out = String::from("{\n");
+    for (i, (k, v)) in entries.iter().enumerate() {
+        let v = serde_json::to_string(v).map_err(|e| e.to_string())?;
+        let _ = write!(
+            out,
+            "  {}: {v}{}",
+            serde_json::to_string(k).unwrap_or_default(),
+            if i + 1 < entries.len() { ",\n" } else { "\n" }
+        );
+    }
+    out.push_str("}\n");
+    std::fs::write(path, out).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// A difference between a run and its baseline.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Difference {
+    /// Case id.
+    pub id: String,
+    /// Expected (`-` if the case is not in the baseline).
+    pub expected: String,
+    /// Got (`-` if the case did not run).
+    pub got: String,
+    /// The current result fails where the baseline did not expect it.
+    pub regression: bool,
+}
+
+fn describe(behavior: &str, close: Option<&str>, outcome: Option<Outcome>) -> String {
+    let mut s = behavior.to_owned();
+    if let Some(c) = close {
+        s.push('/');
+        s.push_str(c);
+    }
+    if let Some(o) = outcome {
+        s.push_str(&format!(" ({})", o.as_str()));
+    }
+    s
+}
+
+/// Compares `results` with `baseline` both ways (cases of the baseline that did not run
+/// are reported only if `all_ran`).
+pub fn diff_baseline(results: &[CaseResult], baseline: &Baseline, all_ran: bool) -> Vec<Difference> {
+    let mut out = Vec::new();
+    for r in results {
+        let got_b = r.verdict.behavior.as_str();
+        let got_c = r.verdict.behavior_close.as_str();
+        let got = describe(got_b, Some(got_c), Some(r.verdict.outcome));
+        match baseline.get(&r.case.id) {
+            None => out.push(Difference {
+                id: r.case.id.clone(),
+                expected: "-".into(),
+                got,
+                regression: r.verdict.outcome == Outcome::Failed,
+            }),
+            Some(e) => {
+                let differs = e.behavior != got_b
+                    || e.behavior_close.as_deref().is_some_and(|c| c != got_c)
+                    || e.outcome.is_some_and(|o| o != r.verdict.outcome);
+                if differs {
+                    let expected_fail = e.outcome.map_or(e.behavior == "FAILED", |o| o == Outcome::Failed);
+                    out.push(Difference {
+                        id: r.case.id.clone(),
+                        expected: describe(&e.behavior, e.behavior_close.as_deref(), e.outcome),
+                        got,
+                        regression: r.verdict.outcome == Outcome::Failed && !expected_fail,
+                    });
+                }
+            }
+        }
+    }
+    if all_ran {
+        for (id, e) in baseline {
+            if !results.iter().any(|r| &r.case.id == id) {
+                out.push(Difference {
+                    id: id.clone(),
+                    expected: describe(&e.behavior, e.behavior_close.as_deref(), e.outcome),
+                    got: "-".into(),
+                    regression: false,
+                });
+            }
+        }
+    }
+    out.sort_by_cached_key(|d| id_key(&d.id));
+    out
+}
+
+/// Whether a failed case is expected to fail by the baseline.
+pub fn failure_expected(r: &CaseResult, baseline: Option<&Baseline>) -> bool {
+    let Some(e) = baseline.and_then(|b| b.get(&r.case.id)) else {
+        return false;
+    };
+    e.outcome.map_or(e.behavior == "FAILED", |o| o == Outcome::Failed)
+}
+
+fn categories(results: &[CaseResult]) -> Vec<(String, String, Counts)> {
+    let mut cats: Vec<(String, String, Counts)> = Vec::new();
+    for r in results {
+        let cat = &r.case.category;
+        match cats.iter_mut().find(|(c, _, _)| c == cat) {
+            Some((_, _, counts)) => counts.add(r.verdict.outcome),
+            None => {
+                let mut counts = Counts::default();
+                counts.add(r.verdict.outcome);
+                cats.push((cat.clone(), r.case.category_title.clone(), counts));
+            }
+        }
+    }
+    cats.sort_by_cached_key(|(c, _, _)| id_key(c));
+    cats
+}
+
+/// The console report: a table per category, each failure in detail, baseline
+/// differences, and the summary line last.
+pub fn console(results: &[CaseResult], baseline: Option<&Baseline>, diffs: &[Difference]) -> String {
+    use comfy_table::{Cell, Table, presets::UTF8_FULL_CONDENSED};
+    let mut out = String::new();
+    let mut t = Table::new();
+    t.load_preset(UTF8_FULL_CONDENSED);
+    t.set_header(vec![
+        "category",
+        "title",
+        "cases",
+        "passed",
+        "failed",
+        "non-strict",
+        "informational",
+        "unimplemented",
+    ]);
+    for (cat, title, c) in categories(results) {
+        let total = c.passed + c.failed + c.non_strict + c.informational + c.unimplemented;
+        t.add_row(vec![
+            Cell::new(cat),
+            Cell::new(title),
+            Cell::new(total),
+            Cell::new(c.passed),
+            Cell::new(c.failed),
+            Cell::new(c.non_strict),
+            Cell::new(c.informational),
+            Cell::new(c.unimplemented),
+        ]);
+    }
+    let _ = writeln!(out, "{t}");
+    let failures: Vec<&CaseResult> =
+        results.iter().filter(|r| r.verdict.outcome == Outcome::Failed).collect();
+    if !failures.is_empty() {
+        let _ = writeln!(out, "\nFailures:");
+    }
+    for r in failures {
+        let v = &r.verdict;
+        let tag = if failure_expected(r, baseline) { " [expected by the baseline]" } else { "" };
+        let _ = writeln!(
+            out,
+            "\n  {} {} — behavior {}, close {}{tag}",
+            r.case.id, r.case.title, v.behavior, v.behavior_close
+        );
+        for rule in &v.blamed {
+            let info = rule.info();
+            let _ = writeln!(
+                out,
+                "    rule {} ({}, {:?}): {}",
+                info.id,
+                rule.citation(),
+                info.level,
+                info.requirement
+            );
+        }
+        for f in v.findings.iter().take(5) {
+            let _ = writeln!(out, "    found: {}: {}", f.rule, f.detail);
+        }
+        if v.findings.len() > 5 {
+            let _ = writeln!(out, "    … {} more findings", v.findings.len() - 5);
+        }
+        let _ = writeln!(out, "    expected: {}", v.expected);
+        let _ = writeln!(out, "    got:      {}", v.actual);
+        if v.behavior != Behavior::Ok {
+            let _ = writeln!(out, "    {}", v.result);
+        }
+        if !matches!(v.behavior_close, Behavior::Ok | Behavior::Informational) {
+            let _ = writeln!(out, "    {}", v.result_close);
+        }
+        for n in &r.observed.notes {
+            let _ = writeln!(out, "    note: {n}");
+        }
+    }
+    if !diffs.is_empty() {
+        let _ = writeln!(out, "\nDifferences from the baseline:");
+        for d in diffs {
+            let _ = writeln!(
+                out,
+                "  {:<10} expected {:<32} got {}{}",
+                d.id,
+                d.expected,
+                d.got,
+                if d.regression { "  <- regression" } else { "" }
+            );
+        }
+    }
+    let _ = writeln!(out, "\n{}", Counts::of(results).line());
+    out
+}
+
+/// The file name Autobahn uses for a case report.
+pub fn report_file(agent: &str, id: &str) -> String {
+    let clean: String =
+        agent.to_ascii_lowercase().chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
+    format!("{}_case_{}.json", clean, id.replace('.', "_"))
+}
+
+#[derive(Serialize)]
+struct IndexEntry {
+    behavior: Behavior,
+    #[serde(rename = "behaviorClose")]
+    behavior_close: Behavior,
+    duration: u64,
+    #[serde(rename = "remoteCloseCode")]
+    remote_close_code: Option<u16>,
+    reportfile: String,
+}
+
+#[derive(Serialize)]
+struct CaseReport<'a> {
+    agent: &'a str,
+    case: usize,
+    id: &'a str,
+    title: &'a str,
+    description: String,
+    expectation: &'a str,
+    rules: Vec<serde_json::Value>,
+    behavior: Behavior,
+    #[serde(rename = "behaviorClose")]
+    behavior_close: Behavior,
+    outcome: Outcome,
+    result: &'a str,
+    #[serde(rename = "resultClose")]
+    result_close: &'a str,
+    received: &'a str,
+    findings: &'a [crate::verdict::Finding],
+    duration: u64,
+    #[serde(rename = "closedByMe")]
+    closed_by_me: bool,
+    #[serde(rename = "failedByMe")]
+    failed_by_me: bool,
+    #[serde(rename = "droppedByMe")]
+    dropped_by_me: bool,
+    #[serde(rename = "wasClean")]
+    was_clean: bool,
+    #[serde(rename = "remoteCloseCode")]
+    remote_close_code: Option<u16>,
+    #[serde(rename = "remoteCloseReason")]
+    remote_close_reason: Option<&'a str>,
+    notes: &'a [String],
+    #[serde(rename = "httpRequest")]
+    http_request: &'a str,
+    #[serde(rename = "httpResponse")]
+    http_response: Option<&'a str>,
+    transcript: &'a crate::transcript::Transcript,
+}
+
+/// Writes `index.json`, one JSON file per case and `index.html` into `dir`.
+pub fn write_report_dir(
+    dir: &Path,
+    agent: &str,
+    results: &[CaseResult],
+    summary: &str,
+) -> Result<(), String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let mut index: BTreeMap<&str, IndexEntry> = BTreeMap::new();
+    for (n, r) in results.iter().enumerate() {
+        let file = report_file(agent, &r.case.id);
+        let v = &r.verdict;
+        let o = &r.observed;
+        let duration = r.duration.as_millis() as u64;
+        index.insert(
+            &r.case.id,
+            IndexEntry {
+                behavior: v.behavior,
+                behavior_close: v.behavior_close,
+                duration,
+                remote_close_code: o.remote_close_code,
+                reportfile: file.clone(),
+            },
+        );
+        let mut description = r.case.send_text.join(" ; ");
+        if !r.case.request_text.is_empty() {
+            description = format!("request: {} ; {description}", r.case.request_text.join(" ; "));
+        }
+        let report = CaseReport {
+            agent,
+            case: n + 1,
+            id: &r.case.id,
+            title: &r.case.title,
+            description,
+            expectation: &v.expected,
+            rules: r
+                .case
+                .rules
+                .iter()
+                .map(|rule| {
+                    let i = rule.info();
+                    serde_json::json!({"id": i.id, "rfc": i.rfc, "section": i.section, "level": i.level, "requirement": i.requirement})
+                })
+                .collect(),
+            behavior: v.behavior,
+            behavior_close: v.behavior_close,
+            outcome: v.outcome,
+            result: &v.result,
+            result_close: &v.result_close,
+            received: &v.actual,
+            findings: &v.findings,
+            duration,
+            closed_by_me: o.closed_by_me,
+            failed_by_me: o.failed_by_me,
+            dropped_by_me: o.dropped_by_me,
+            was_clean: o.was_clean,
+            remote_close_code: o.remote_close_code,
+            remote_close_reason: o.remote_close_reason.as_deref(),
+            notes: &o.notes,
+            http_request: &r.transcript.request,
+            http_response: r.transcript.response.as_deref(),
+            transcript: &r.transcript,
+        };
+        let text = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
+        std::fs::write(dir.join(&file), text).map_err(|e| format!("{}: {e}", dir.join(&file).display()))?;
+    }
+    let mut sorted: Vec<(&str, IndexEntry)> = index.into_iter().collect();
+    sorted.sort_by_cached_key(|(k, _)| id_key(k));
+    let mut map = serde_json::Map::new();
+    for (k, v) in sorted {
+        map.insert(k.to_owned(), serde_json::to_value(v).map_err(|e| e.to_string())?);
+    }
+    let index = serde_json::json!({ agent: serde_json::Value::Object(map) });
+    let text = serde_json::to_string_pretty(&index).map_err(|e| e.to_string())?;
+    std::fs::write(dir.join("index.json"), text).map_err(|e| format!("{}: {e}", dir.display()))?;
+    std::fs::write(dir.join("index.html"), html(agent, results, summary))
+        .map_err(|e| format!("{}: {e}", dir.display()))
+}
+
+fn esc(s: &str) -> String {
+    html_escape::encode_text(s).into_owned()
+}
+
+fn class_of(b: Behavior) -> &'static str {
+    match b {
+        Behavior::Ok => "ok",
+        Behavior::NonStrict => "ns",
+        Behavior::Informational | Behavior::Unimplemented => "info",
+        _ => "fail",
+    }
+}
+
+/// A self-contained HTML page (no scripts, no external files): the summary, a table
+/// of every case and, per case, a collapsible transcript.
+pub fn html(agent: &str, results: &[CaseResult], summary: &str) -> String {
+    let mut h = String::new();
+    let _ = write!(
+        h,
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>wsprobe report: {a}</title>\n<style>\
+body{{font-family:system-ui,sans-serif;margin:2em;color:#222}}table{{border-collapse:collapse;margin:1em 0}}\
+td,th{{border:1px solid #ccc;padding:.2em .5em;text-align:left;vertical-align:top}}\
+.ok{{background:#cfc}}.ns{{background:#ffc}}.info{{background:#cdf}}.fail{{background:#fcc}}\
+pre{{background:#f6f6f6;padding:.5em;overflow-x:auto;font-size:85%}}details{{margin:.3em 0}}code{{font-size:90%}}\
+</style></head><body>\n<h1>wsprobe conformance report</h1>\n<p>Agent: <b>{a}</b></p>\n<pre>{s}</pre>\n",
+        a = esc(agent),
+        s = esc(summary)
+    );
+    h.push_str("<table><tr><th>case</th><th>title</th><th>behavior</th><th>close</th><th>ms</th><th>close code</th><th>rules</th></tr>\n");
+    for r in results {
+        let v = &r.verdict;
+        let rules: Vec<&str> = if v.blamed.is_empty() {
+            r.case.rules.iter().map(|r| r.id()).collect()
+        } else {
+            v.blamed.iter().map(|r| r.id()).collect()
+        };
+        let _ = writeln!(
+            h,
+            "<tr><td><a href=\"#c{id}\">{id}</a></td><td>{t}</td><td class=\"{bc}\">{b}</td><td class=\"{cc}\">{c}</td><td>{ms}</td><td>{code}</td><td><code>{rules}</code></td></tr>",
+            id = esc(&r.case.id),
+            t = esc(&r.case.title),
+            bc = if v.outcome == Outcome::Failed { "fail" } else { class_of(v.behavior) },
+            b = v.behavior,
+            cc = class_of(v.behavior_close),
+            c = v.behavior_close,
+            ms = r.duration.as_millis(),
+            code = r.observed.remote_close_code.map_or("-".into(), |c| c.to_string()),
+            rules = esc(&rules.join(", "))
+        );
+    }
+    h.push_str("</table>\n<h2>Cases</h2>\n");
+    for r in results {
+        let v = &r.verdict;
+        let _ = writeln!(
+            h,
+            "<details id=\"c{id}\"{open}><summary><b>{id}</b> {t}: {b} / {c}</summary>",
+            id = esc(&r.case.id),
+            open = if v.outcome == Outcome::Failed { " open" } else { "" },
+            t = esc(&r.case.title),
+            b = v.behavior,
+            c = v.behavior_close
+        );
+        let _ = writeln!(h, "<p>Sent: <code>{}</code></p>", esc(&r.case.send_text.join(" ; ")));
+        let _ = writeln!(h, "<p>Expected: {}</p><p>Got: {}</p>", esc(&v.expected), esc(&v.actual));
+        for rule in &r.case.rules {
+            let i = rule.info();
+            let _ = writeln!(
+                h,
+                "<p><code>{}</code> ({}): {}</p>",
+                esc(i.id),
+                esc(&rule.citation()),
+                esc(i.requirement)
+            );
+        }
+        for f in &v.findings {
+            let _ = writeln!(
+                h,
+                "<p class=\"fail\">Broken: <code>{}</code>: {}</p>",
+                esc(f.rule.id()),
+                esc(&f.detail)
+            );
+        }
+        let mut t = String::new();
+        t.push_str(&r.transcript.request);
+        if let Some(resp) = &r.transcript.response {
+            t.push_str(resp);
+        }
+        for e in &r.transcript.entries {
+            let arrow = match e.kind {
+                "sent" => "->",
+                "received" => "<-",
+                _ => "--",
+            };
+            let _ = writeln!(t, "{:>10.3} ms {arrow} {}", e.ms, e.text);
+        }
+        if r.transcript.dropped > 0 {
+            let _ = writeln!(t, "… {} more entries", r.transcript.dropped);
+        }
+        let _ = writeln!(h, "<pre>{}</pre></details>", esc(&t));
+    }
+    h.push_str("</body></html>\n");
+    h
+}
+
+/// JUnit XML: one test suite per category, one test case per case.
+pub fn junit(agent: &str, results: &[CaseResult]) -> Result<String, String> {
+    use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
+    let mut report = Report::new(format!("wsprobe {agent}"));
+    for (cat, title, _) in categories(results) {
+        let mut suite = TestSuite::new(format!("{cat} {title}"));
+        for r in results.iter().filter(|r| r.case.category == cat) {
+            let v = &r.verdict;
+            let status = match v.outcome {
+                Outcome::Failed => {
+                    let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                    let rules: Vec<&str> = v.blamed.iter().map(|r| r.id()).collect();
+                    s.set_message(format!("{} / {} ({})", v.behavior, v.behavior_close, rules.join(", ")));
+                    s.set_description(format!("expected: {}\ngot: {}", v.expected, v.actual));
+                    s
+                }
+                Outcome::Unimplemented => TestCaseStatus::skipped(),
+                _ => TestCaseStatus::success(),
+            };
+            let mut tc = TestCase::new(format!("{} {}", r.case.id, r.case.title), status);
+            tc.set_classname(format!("wsprobe.{cat}"));
+            tc.set_time(r.duration);
+            suite.add_test_case(tc);
+        }
+        report.add_test_suite(suite);
+    }
+    report.to_string().map_err(|e| e.to_string())
+}

@@ -1,0 +1,1097 @@
+//! The tokio runner: runs cases against a live target, each on its own connection,
+//! several at a time. Per case a reader task feeds everything the target sends to a
+//! [`Session`] (which judges every byte), a writer task writes the frames, and the
+//! controller plays the steps and the timers the way Autobahn does.
+
+use crate::catalog::{Case, HandshakeExpect, RequestEdit};
+use crate::steps::{FrameStep, MaskMode, Payload, Step};
+use crate::transcript::{Transcript, frame_line};
+use crate::verdict::{self, Finding, Observed, Received};
+use base64::Engine as _;
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::sync::mpsc;
+use tokio::time::timeout;
+use wsprobe_wire::close::code_allowed_on_wire;
+use wsprobe_wire::encode::{FrameSpec, Masking};
+use wsprobe_wire::handshake::{self, Progress, RequestBuilder, StdHeader};
+use wsprobe_wire::{Dir, Established, Event, Limits, OpCode, Role, Rule, Session};
+
+/// Where and how to reach the target.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// Host to connect to.
+    pub host: String,
+    /// Port.
+    pub port: u16,
+    /// Request path (with query).
+    pub path: String,
+}
+
+impl Target {
+    /// Parses a `ws://host[:port]/path` URL.
+    pub fn parse(url: &str) -> Result<Target, String> {
+        let rest = url
+            .strip_prefix("ws://")
+            .ok_or_else(|| format!("{url:?}: only ws:// URLs are supported (wss:// is not)"))?;
+        let (authority, path) = match rest.find(['/', '?']) {
+            Some(i) if rest.as_bytes()[i] == b'/' => (&rest[..i], rest[i..].to_owned()),
+            Some(i) => (&rest[..i], format!("/{}", &rest[i..])),
+            None => (rest, "/".to_owned()),
+        };
+        let path = path.split('#').next().unwrap_or("/").to_owned();
+        if authority.is_empty() || authority.contains('@') {
+            return Err(format!("{url:?}: expected ws://host[:port]/path"));
+        }
+        let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
+            let (h, rest) = v6.split_once(']').ok_or_else(|| format!("{url:?}: bad IPv6 address"))?;
+            let port = match rest.strip_prefix(':') {
+                Some(p) => p.parse().map_err(|_| format!("{url:?}: bad port"))?,
+                None if rest.is_empty() => 80,
+                None => return Err(format!("{url:?}: bad authority")),
+            };
+            (h.to_owned(), port)
+        } else {
+            match authority.rsplit_once(':') {
+                Some((h, p)) => (h.to_owned(), p.parse().map_err(|_| format!("{url:?}: bad port {p:?}"))?),
+                None => (authority.to_owned(), 80),
+            }
+        };
+        Ok(Target { host, port, path })
+    }
+
+    /// The Host header value.
+    pub fn host_header(&self) -> String {
+        let h = if self.host.contains(':') { format!("[{}]", self.host) } else { self.host.clone() };
+        if self.port == 80 { h } else { format!("{h}:{}", self.port) }
+    }
+
+    /// `host:port` for connecting.
+    pub fn addr(&self) -> String {
+        if self.host.contains(':') {
+            format!("[{}]:{}", self.host, self.port)
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
+    }
+
+    /// The URL again.
+    pub fn url(&self) -> String {
+        format!("ws://{}{}", self.host_header(), self.path)
+    }
+}
+
+/// Options of a run.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// The target.
+    pub target: Target,
+    /// Extra request headers.
+    pub headers: Vec<(String, String)>,
+    /// Subprotocols offered.
+    pub protocols: Vec<String>,
+    /// Origin sent.
+    pub origin: Option<String>,
+    /// Limit of every wait that is not a case timer (connect, handshake, closing handshake).
+    pub timeout: Duration,
+    /// Upper bound of any case timer and of a whole case beyond its timers.
+    pub max_case_time: Duration,
+    /// Cases run at once.
+    pub jobs: usize,
+    /// Category 9 (performance) cases run at once (within `jobs`).
+    pub perf_jobs: usize,
+    /// Seed of masking keys and Sec-WebSocket-Key nonces.
+    pub seed: u64,
+}
+
+impl RunOptions {
+    /// Defaults for `target`.
+    pub fn new(target: Target) -> Self {
+        let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
+        RunOptions {
+            target,
+            headers: Vec::new(),
+            protocols: Vec::new(),
+            origin: None,
+            timeout: Duration::from_secs(5),
+            max_case_time: Duration::from_secs(120),
+            jobs: (cpus * 4).max(4),
+            perf_jobs: 2,
+            seed: 0x0057_5350_524f_4245,
+        }
+    }
+}
+
+/// SplitMix64: masking keys and nonces from a seed (no OS randomness, reproducible).
+#[derive(Debug, Clone)]
+pub struct KeyGen(u64);
+
+impl KeyGen {
+    /// A generator for one case.
+    pub fn new(seed: u64, case_id: &str) -> Self {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in case_id.bytes() {
+            h = (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
+        }
+        KeyGen(seed ^ h)
+    }
+
+    /// Next 64 bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// A masking key.
+    pub fn mask_key(&mut self) -> [u8; 4] {
+        (self.next_u64() as u32).to_be_bytes()
+    }
+
+    /// A Sec-WebSocket-Key value (base64 of 16 bytes).
+    pub fn nonce(&mut self) -> String {
+        let mut b = [0u8; 16];
+        b[..8].copy_from_slice(&self.next_u64().to_be_bytes());
+        b[8..].copy_from_slice(&self.next_u64().to_be_bytes());
+        base64::engine::general_purpose::STANDARD.encode(b)
+    }
+}
+
+/// The raw result of running one case.
+#[derive(Debug, Clone)]
+pub struct CaseRun {
+    /// What was observed.
+    pub observed: Observed,
+    /// Everything sent and received, abridged.
+    pub transcript: Transcript,
+    /// Wall time of the case.
+    pub duration: Duration,
+}
+
+enum Inbound {
+    Message(wsprobe_wire::Message),
+    Violation(wsprobe_wire::Violation),
+    Frame(String),
+    Eof,
+    Error(String),
+}
+
+enum WriteCmd {
+    Data { bytes: Vec<u8>, chop: Option<usize>, sync: bool },
+    Shutdown,
+}
+
+/// Waits before dropping TCP once the closing handshake is over (Autobahn's
+/// serverConnectionDropTimeout) and for the target's Close after ours.
+const CLOSE_WAIT: Duration = Duration::from_secs(1);
+/// Frames logged in a transcript per direction.
+const FRAME_LOG: usize = 400;
+
+fn build_request(case: &Case, opts: &RunOptions, key: &str) -> Vec<u8> {
+    let mut b = RequestBuilder::new(opts.target.host_header(), key).path(opts.target.path.clone());
+    if !opts.protocols.is_empty() {
+        b = b.protocols(opts.protocols.iter().cloned());
+    }
+    if let Some(o) = &opts.origin {
+        b = b.origin(o.clone());
+    }
+    for (n, v) in &opts.headers {
+        b = b.header(n.clone(), v.clone());
+    }
+    let std_header = |n: &str| match n.to_ascii_lowercase().as_str() {
+        "host" => StdHeader::Host,
+        "upgrade" => StdHeader::Upgrade,
+        "connection" => StdHeader::Connection,
+        "sec-websocket-key" => StdHeader::Key,
+        "origin" => StdHeader::Origin,
+        "sec-websocket-protocol" => StdHeader::Protocol,
+        "sec-websocket-extensions" => StdHeader::Extensions,
+        _ => StdHeader::Version,
+    };
+    for e in &case.request {
+        b = match e {
+            RequestEdit::Omit(n) => b.omit(std_header(n)),
+            RequestEdit::Set(n, v) => {
+                let v = v.replace("$KEY", key);
+                match std_header(n) {
+                    StdHeader::Host => b.host(v),
+                    StdHeader::Upgrade => b.upgrade(v),
+                    StdHeader::Connection => b.connection(v),
+                    StdHeader::Key => b.key(v),
+                    StdHeader::Origin => b.origin(v),
+                    StdHeader::Protocol => b.omit(StdHeader::Protocol).header("Sec-WebSocket-Protocol", v),
+                    StdHeader::Extensions => b.extensions(v),
+                    StdHeader::Version => b.version(v),
+                }
+            }
+            RequestEdit::Add(n, v) => b.header(n.clone(), v.replace("$KEY", key)),
+            RequestEdit::Method(m) => b.method(m.clone()),
+            RequestEdit::HttpVersion(v) => b.http_version(v.clone()),
+        };
+    }
+    b.build()
+}
+
+/// Reads an HTTP response head; returns it with the bytes that followed it.
+async fn read_response(
+    stream: &mut TcpStream,
+    limit: Duration,
+) -> Result<(handshake::Response, Vec<u8>, Vec<u8>), String> {
+    let mut buf = Vec::with_capacity(1024);
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        match handshake::parse_response(&buf) {
+            Ok(Progress::Complete { value, consumed }) => {
+                let rest = buf.split_off(consumed);
+                return Ok((value, buf, rest));
+            }
+            Ok(Progress::Partial) => {}
+            Err(e) => return Err(format!("malformed handshake response: {}", e.message)),
+        }
+        let mut chunk = [0u8; 4096];
+        match tokio::time::timeout_at(deadline, stream.read(&mut chunk)).await {
+            Err(_) => return Err(format!("no complete handshake response within {limit:?}")),
+            Ok(Ok(0)) if buf.is_empty() => {
+                return Err("connection closed before any handshake response".into());
+            }
+            Ok(Ok(0)) => return Err("connection closed inside the handshake response".into()),
+            Ok(Ok(n)) => buf.extend_from_slice(&chunk[..n]),
+            Ok(Err(e)) => return Err(format!("reading the handshake response: {e}")),
+        }
+    }
+}
+
+/// Runs one case against the target.
+pub async fn run_case(case: &Case, opts: &RunOptions) -> CaseRun {
+    let start = Instant::now();
+    let mut obs = Observed::default();
+    let mut tr = Transcript::new(start);
+    let mut keys = KeyGen::new(opts.seed, &case.id);
+    let key = keys.nonce();
+    let stream = match timeout(opts.timeout, TcpStream::connect(opts.target.addr())).await {
+        Err(_) => Err(format!("connecting to {} timed out after {:?}", opts.target.addr(), opts.timeout)),
+        Ok(Err(e)) => Err(format!("connecting to {}: {e}", opts.target.addr())),
+        Ok(Ok(s)) => Ok(s),
+    };
+    let mut stream = match stream {
+        Ok(s) => s,
+        Err(e) => {
+            tr.note(&e);
+            obs.connect_error = Some(e);
+            return CaseRun { observed: obs, transcript: tr, duration: start.elapsed() };
+        }
+    };
+    let _ = stream.set_nodelay(true);
+    let request_bytes = build_request(case, opts, &key);
+    tr.request = String::from_utf8_lossy(&request_bytes).into_owned();
+    let request = match handshake::parse_request(&request_bytes) {
+        Ok(Progress::Complete { value, .. }) => Some(value),
+        _ => None,
+    };
+    if let Err(e) = stream.write_all(&request_bytes).await {
+        let e = format!("sending the handshake request: {e}");
+        tr.note(&e);
+        obs.connect_error = Some(e);
+        return CaseRun { observed: obs, transcript: tr, duration: start.elapsed() };
+    }
+    let (response, head, rest) = match read_response(&mut stream, opts.timeout).await {
+        Ok(r) => r,
+        Err(e) => {
+            tr.note(&e);
+            if case.handshake == HandshakeExpect::Reject {
+                obs.notes.push(e);
+            } else {
+                obs.connect_error = Some(e);
+            }
+            return CaseRun { observed: obs, transcript: tr, duration: start.elapsed() };
+        }
+    };
+    tr.response = Some(String::from_utf8_lossy(&head).into_owned());
+    obs.status = Some(response.status);
+    let negotiated = match &request {
+        Some(req) => {
+            let (neg, problems) = handshake::check_response(req, &response);
+            for (rule, detail) in problems {
+                tr.note(&format!("handshake: {rule}: {detail}"));
+                obs.findings.push(Finding { rule, detail });
+            }
+            neg.accepted
+        }
+        None => response.status == 101,
+    };
+    if response.status != 101 || !negotiated {
+        if response.status == 101 {
+            tr.note("the 101 response is not valid: no WebSocket connection");
+        }
+        let _ = stream.shutdown().await;
+        return CaseRun { observed: obs, transcript: tr, duration: start.elapsed() };
+    }
+    obs.established = true;
+    let (rd, wr) = stream.into_split();
+    let mut ctl = Controller::new(case, opts, keys, obs, tr, rd, wr, rest);
+    ctl.run().await;
+    let Controller { obs, tr, .. } = ctl;
+    CaseRun { observed: obs, transcript: tr, duration: start.elapsed() }
+}
+
+async fn reader_task(mut rd: OwnedReadHalf, first: Vec<u8>, keep: usize, tx: mpsc::Sender<Inbound>) {
+    let limits = Limits { message_keep: keep, frame_keep: 64, ..Limits::default() };
+    let mut session = Session::established(limits, Established::default());
+    let mut events = Vec::new();
+    let mut frames_logged = 0usize;
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut pending = first;
+    loop {
+        if !pending.is_empty() {
+            session.feed(Dir::S2C, &pending, &mut events);
+            pending.clear();
+            for ev in events.drain(..) {
+                let msg = match ev {
+                    Event::Message(m) => Inbound::Message(m),
+                    Event::Violation(v) if v.by == Role::Server => Inbound::Violation(v),
+                    Event::Frame(f) if frames_logged < FRAME_LOG => {
+                        frames_logged += 1;
+                        Inbound::Frame(frame_line(&f.header, &f.payload))
+                    }
+                    _ => continue,
+                };
+                if tx.send(msg).await.is_err() {
+                    return;
+                }
+            }
+        }
+        match rd.read(&mut buf).await {
+            Ok(0) => {
+                let _ = tx.send(Inbound::Eof).await;
+                return;
+            }
+            Ok(n) => pending.extend_from_slice(&buf[..n]),
+            Err(e) => {
+                let _ = tx.send(Inbound::Error(e.to_string())).await;
+                return;
+            }
+        }
+    }
+}
+
+async fn writer_task(mut wr: OwnedWriteHalf, mut rx: mpsc::UnboundedReceiver<WriteCmd>) {
+    while let Some(cmd) = rx.recv().await {
+        match cmd {
+            WriteCmd::Data { bytes, chop, sync } => {
+                let r = match chop {
+                    Some(n) => {
+                        let mut r = Ok(());
+                        for piece in bytes.chunks(n) {
+                            r = wr.write_all(piece).await;
+                            if r.is_err() {
+                                break;
+                            }
+                            let _ = wr.flush().await;
+                            tokio::task::yield_now().await;
+                        }
+                        // Let the target see the chopped frame on its own before the next one.
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                        r
+                    }
+                    None => wr.write_all(&bytes).await,
+                };
+                if r.is_err() {
+                    // The target is gone; the reader reports how.
+                    while let Some(WriteCmd::Data { .. }) = rx.recv().await {}
+                    return;
+                }
+                if sync {
+                    let _ = wr.flush().await;
+                    tokio::task::yield_now().await;
+                }
+            }
+            WriteCmd::Shutdown => {
+                let _ = wr.shutdown().await;
+                return;
+            }
+        }
+    }
+}
+
+struct Controller<'a> {
+    case: &'a Case,
+    opts: &'a RunOptions,
+    keys: KeyGen,
+    obs: Observed,
+    tr: Transcript,
+    inbound: mpsc::Receiver<Inbound>,
+    out: mpsc::UnboundedSender<WriteCmd>,
+    reader: tokio::task::JoinHandle<()>,
+    writer: tokio::task::JoinHandle<()>,
+    /// What the tester itself sent, judged as client output (to know whether it broke rules).
+    self_check: Session,
+    self_events: Vec<Event>,
+    tester_violated: bool,
+    close_sent: bool,
+    close_sent_valid: bool,
+    close_sent_at: Option<Instant>,
+    close_received: bool,
+    tcp_closed: bool,
+    handshake_done_at: Option<Instant>,
+    fail_at: Option<Instant>,
+    close_at: Option<Instant>,
+    watchdog: Instant,
+    pings: VecDeque<Vec<u8>>,
+    messages_received: u64,
+    flood_cap: usize,
+    stream: Option<(OpCode, [u8; 4], u64, bool)>,
+    frames_logged: usize,
+}
+
+impl<'a> Controller<'a> {
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        case: &'a Case,
+        opts: &'a RunOptions,
+        keys: KeyGen,
+        obs: Observed,
+        tr: Transcript,
+        rd: OwnedReadHalf,
+        wr: OwnedWriteHalf,
+        first: Vec<u8>,
+    ) -> Self {
+        let (tx, inbound) = mpsc::channel(256);
+        let (out, wrx) = mpsc::unbounded_channel();
+        let keep = (case.keep_bytes() + 1).max(4096);
+        let reader = tokio::spawn(reader_task(rd, first, keep, tx));
+        let writer = tokio::spawn(writer_task(wr, wrx));
+        let self_limits = Limits { message_keep: 0, frame_keep: 0, ..Limits::default() };
+        let timers: Duration = case
+            .send
+            .iter()
+            .map(|s| match s {
+                Step::Wait { dur, .. } | Step::FailAfter(dur) | Step::CloseAfter(dur) => *dur,
+                _ => Duration::ZERO,
+            })
+            .sum();
+        let watchdog =
+            Instant::now() + timers.min(opts.max_case_time) + opts.max_case_time.min(opts.timeout * 6);
+        Controller {
+            case,
+            opts,
+            keys,
+            obs,
+            tr,
+            inbound,
+            out,
+            reader,
+            writer,
+            self_check: Session::established(self_limits, Established::default()),
+            self_events: Vec::new(),
+            tester_violated: false,
+            close_sent: false,
+            close_sent_valid: false,
+            close_sent_at: None,
+            close_received: false,
+            tcp_closed: false,
+            handshake_done_at: None,
+            fail_at: None,
+            close_at: None,
+            watchdog,
+            pings: VecDeque::new(),
+            messages_received: 0,
+            flood_cap: case.ok_len() * 2 + 10_000,
+            stream: None,
+            frames_logged: 0,
+        }
+    }
+
+    /// The connection is OPEN in Autobahn's sense: no Close sent or received, TCP up.
+    fn open(&self) -> bool {
+        !self.close_sent && !self.close_received && !self.tcp_closed
+    }
+
+    fn write(&mut self, bytes: Vec<u8>, chop: Option<usize>, sync: bool) {
+        if self.tcp_closed {
+            return;
+        }
+        // (Performance cases send only well-formed frames; judging megabytes twice
+        // would only cost time.)
+        if !self.case.performance {
+            self.self_check.feed(Dir::C2S, &bytes, &mut self.self_events);
+        }
+        for ev in self.self_events.drain(..) {
+            if let Event::Violation(v) = ev
+                && v.by == Role::Client
+            {
+                self.tester_violated = true;
+            }
+        }
+        let _ = self.out.send(WriteCmd::Data { bytes, chop, sync });
+    }
+
+    fn log_sent(&mut self, spec: &FrameSpec) {
+        if self.frames_logged < FRAME_LOG {
+            self.frames_logged += 1;
+            let h = wsprobe_wire::FrameHeader {
+                fin: spec.fin,
+                rsv1: spec.rsv & 4 != 0,
+                rsv2: spec.rsv & 2 != 0,
+                rsv3: spec.rsv & 1 != 0,
+                opcode: spec.opcode,
+                masked: !matches!(spec.masking, Masking::None),
+                length_form: wsprobe_wire::LengthForm::minimal_for(spec.payload.len() as u64),
+                payload_len: spec.declared_len.unwrap_or(spec.payload.len() as u64),
+                mask_key: match spec.masking {
+                    Masking::Key(k) => Some(k),
+                    _ => None,
+                },
+                header_len: 0,
+            };
+            let line = frame_line(&h, &spec.payload[..spec.payload.len().min(64)]);
+            self.tr.sent(&line);
+        }
+    }
+
+    fn send_frame(&mut self, f: &FrameStep) {
+        let payload = f.payload.bytes();
+        let mut spec = FrameSpec::new(f.opcode, payload).fin(f.fin).rsv(f.rsv);
+        if f.mask == MaskMode::Key {
+            spec = spec.masked(self.keys.mask_key());
+        }
+        if f.opcode == OpCode::PING && f.fin && f.payload.len() <= 125 {
+            self.pings.push_back(spec.payload.clone());
+        }
+        if f.opcode == OpCode::CLOSE && f.fin && f.rsv == 0 && f.mask == MaskMode::Key {
+            // A well-formed Close frame starts the closing handshake (a malformed one is
+            // just a bad frame, as when Autobahn writes raw frames).
+            self.note_close_sent(&spec.payload);
+        }
+        self.log_sent(&spec);
+        match spec.encode() {
+            Ok(bytes) => self.write(bytes, f.chop, f.sync),
+            Err(e) => self.tr.note(&format!("cannot encode frame: {e}")),
+        }
+    }
+
+    fn note_close_sent(&mut self, body: &[u8]) {
+        if !self.close_sent {
+            self.close_sent = true;
+            self.close_sent_at = Some(Instant::now());
+            if !self.close_received {
+                self.obs.closed_by_me = true;
+            }
+            let (_, problems) = wsprobe_wire::close::parse_close(body);
+            self.close_sent_valid = problems.is_empty() && body.len() <= 125 && !self.tester_violated;
+        }
+    }
+
+    fn send_message(
+        &mut self,
+        opcode: OpCode,
+        payload: &Payload,
+        fragsize: Option<usize>,
+        chop: Option<usize>,
+        sync: bool,
+    ) {
+        let data = payload.bytes();
+        let size = fragsize.unwrap_or(data.len().max(1));
+        let mut pieces: Vec<&[u8]> = data.chunks(size).collect();
+        // As Autobahn cuts a message: when the length is a multiple of the fragment
+        // size (and more than one fragment), the last frame is an empty FIN frame.
+        if pieces.is_empty() || (data.len() > size && data.len().is_multiple_of(size)) {
+            pieces.push(&[]);
+        }
+        let n = pieces.len();
+        let mut all = Vec::with_capacity(data.len() + n * 14);
+        for (i, p) in pieces.into_iter().enumerate() {
+            let op = if i == 0 { opcode } else { OpCode::CONTINUATION };
+            let spec = FrameSpec::new(op, p.to_vec()).fin(i + 1 == n).masked(self.keys.mask_key());
+            self.log_sent(&spec);
+            if chop.is_some() || sync {
+                if let Ok(b) = spec.encode() {
+                    self.write(b, chop, sync);
+                }
+            } else if spec.encode_into(&mut all).is_err() {
+                return;
+            }
+        }
+        if !all.is_empty() {
+            self.write(all, None, false);
+        }
+    }
+
+    /// Starts the closing handshake with `code` (Autobahn's sendClose / failConnection).
+    fn send_close(&mut self, code: u16) {
+        if self.close_sent || self.tcp_closed {
+            return;
+        }
+        let body = code.to_be_bytes().to_vec();
+        let spec = FrameSpec::new(OpCode::CLOSE, body.clone()).masked(self.keys.mask_key());
+        self.note_close_sent(&body);
+        self.log_sent(&spec);
+        if let Ok(b) = spec.encode() {
+            self.write(b, None, false);
+        }
+    }
+
+    fn drop_tcp(&mut self, why: &str) {
+        if self.tcp_closed {
+            return;
+        }
+        self.tr.note(why);
+        self.obs.dropped_by_me = true;
+        self.tcp_closed = true;
+        let _ = self.out.send(WriteCmd::Shutdown);
+        self.reader.abort();
+    }
+
+    fn finish_when_done(&mut self) {
+        if self.case.close.by_tester
+            && !self.close_sent
+            && verdict::matches_all(self.case, &self.obs.received)
+        {
+            self.send_close(1000);
+        }
+    }
+
+    fn on_inbound(&mut self, ev: Option<Inbound>) {
+        match ev {
+            None | Some(Inbound::Eof) => {
+                if !self.tcp_closed {
+                    self.tr.note("target closed TCP");
+                }
+                self.tcp_closed = true;
+            }
+            Some(Inbound::Error(e)) => {
+                if !self.tcp_closed {
+                    self.tr.note(&format!("connection error: {e}"));
+                    self.obs.notes.push(format!("connection error: {e}"));
+                }
+                self.tcp_closed = true;
+            }
+            Some(Inbound::Frame(line)) => self.tr.received(&line),
+            Some(Inbound::Violation(v)) => {
+                let detail = format!("{} (byte {} of the target's stream)", v.detail, v.offset);
+                self.tr.note(&format!("violation {}: {detail}", v.rule));
+                self.obs.findings.push(Finding { rule: v.rule, detail });
+            }
+            Some(Inbound::Message(m)) => self.on_message(m),
+        }
+    }
+
+    fn on_message(&mut self, m: wsprobe_wire::Message) {
+        if self.obs.received.len() >= self.flood_cap {
+            let note = format!("flood: more than {} events received; reading stopped", self.flood_cap);
+            self.obs.notes.push(note.clone());
+            self.drop_tcp(&note);
+            return;
+        }
+        match m.opcode {
+            OpCode::TEXT | OpCode::BINARY => {
+                self.messages_received += 1;
+                let data = m.payload;
+                self.obs.received.push(if m.opcode == OpCode::TEXT {
+                    Received::Text { len: m.len, data }
+                } else {
+                    Received::Binary { len: m.len, data }
+                });
+                self.finish_when_done();
+            }
+            OpCode::PING => {
+                let p = m.payload;
+                if !self.close_sent && !self.tcp_closed {
+                    let spec = FrameSpec::new(OpCode::PONG, p.clone()).masked(self.keys.mask_key());
+                    self.log_sent(&spec);
+                    if let Ok(b) = spec.encode() {
+                        self.write(b, None, false);
+                    }
+                }
+                self.obs.received.push(Received::Ping(p));
+                self.finish_when_done();
+            }
+            OpCode::PONG => {
+                let p = m.payload;
+                if let Some(i) = self.pings.iter().position(|q| *q == p) {
+                    // Answers this ping (and, as §5.5.3 allows, the earlier ones).
+                    self.pings.drain(..=i);
+                } else if let Some(oldest) = self.pings.front() {
+                    let detail = format!(
+                        "pong payload {} answers no outstanding ping (oldest unanswered: {})",
+                        crate::steps::describe_bytes(&p),
+                        crate::steps::describe_bytes(oldest)
+                    );
+                    self.obs.findings.push(Finding { rule: Rule::PongPayloadMismatch, detail });
+                }
+                self.obs.received.push(Received::Pong(p));
+                self.finish_when_done();
+            }
+            OpCode::CLOSE => {
+                let info =
+                    m.close.unwrap_or(wsprobe_wire::close::CloseInfo { code: None, reason: Vec::new() });
+                if !self.close_received {
+                    self.close_received = true;
+                    self.obs.remote_close_code = info.code;
+                    self.obs.remote_close_reason = Some(info.reason_lossy());
+                }
+                if !self.close_sent {
+                    // Echo the target's close (its code if it may be on the wire).
+                    let body = match info.code {
+                        Some(c) if code_allowed_on_wire(c) => c.to_be_bytes().to_vec(),
+                        Some(_) => 1002u16.to_be_bytes().to_vec(),
+                        None => Vec::new(),
+                    };
+                    let spec = FrameSpec::new(OpCode::CLOSE, body.clone()).masked(self.keys.mask_key());
+                    self.note_close_sent(&body);
+                    self.log_sent(&spec);
+                    if let Ok(b) = spec.encode() {
+                        self.write(b, None, false);
+                    }
+                }
+                self.handshake_done_at = Some(Instant::now());
+            }
+            _ => {}
+        }
+    }
+
+    fn next_deadline(&self, until: Option<Instant>) -> Instant {
+        let mut d = self.watchdog;
+        let mut consider = |t: Option<Instant>| {
+            if let Some(t) = t
+                && t < d
+            {
+                d = t;
+            }
+        };
+        consider(until);
+        if !self.obs.failed_by_me {
+            consider(self.fail_at);
+        }
+        if !self.close_sent {
+            consider(self.close_at);
+        }
+        if self.close_sent && !self.close_received {
+            consider(self.close_sent_at.map(|t| t + CLOSE_WAIT.max(self.opts.timeout.min(CLOSE_WAIT * 2))));
+        }
+        consider(self.handshake_done_at.map(|t| t + CLOSE_WAIT));
+        d
+    }
+
+    fn on_timers(&mut self, now: Instant) {
+        if !self.tcp_closed && now >= self.watchdog {
+            self.obs.notes.push("case watchdog expired".into());
+            self.drop_tcp("case watchdog expired: the tester dropped the connection");
+            return;
+        }
+        if let Some(t) = self.fail_at
+            && now >= t
+            && !self.obs.failed_by_me
+            && !self.tcp_closed
+        {
+            self.obs.failed_by_me = true;
+            self.fail_at = None;
+            if self.open() || (!self.close_sent && self.close_received) {
+                self.tr.note("fail-after timer: the tester fails the connection (1001)");
+                self.send_close(1001);
+            }
+        }
+        if let Some(t) = self.close_at
+            && now >= t
+            && !self.close_sent
+            && !self.tcp_closed
+        {
+            self.close_at = None;
+            self.tr.note("close-after timer: the tester closes (1000)");
+            self.send_close(1000);
+        }
+        if self.close_sent
+            && !self.close_received
+            && let Some(t) = self.close_sent_at
+            && now >= t + CLOSE_WAIT.max(self.opts.timeout.min(CLOSE_WAIT * 2))
+        {
+            if self.close_sent_valid && !self.tester_violated {
+                self.obs.findings.push(Finding {
+                    rule: Rule::CloseNotAnswered,
+                    detail: "no Close frame came back within the closing handshake timeout".into(),
+                });
+            }
+            self.drop_tcp("closing handshake timeout: the tester drops TCP");
+            return;
+        }
+        if let Some(t) = self.handshake_done_at
+            && now >= t + CLOSE_WAIT
+            && !self.tcp_closed
+        {
+            self.obs.findings.push(Finding {
+                rule: Rule::CloseServerTcpNotClosed,
+                detail: format!("TCP still open {CLOSE_WAIT:?} after the closing handshake"),
+            });
+            self.drop_tcp("the target kept TCP open after the closing handshake: the tester drops it");
+        }
+    }
+
+    /// Processes what arrives until `until` (or until TCP is closed).
+    async fn pump(&mut self, until: Option<Instant>) {
+        loop {
+            if self.tcp_closed {
+                return;
+            }
+            let now = Instant::now();
+            if until.is_some_and(|u| now >= u) {
+                return;
+            }
+            let deadline = self.next_deadline(until);
+            tokio::select! {
+                ev = self.inbound.recv() => self.on_inbound(ev),
+                _ = tokio::time::sleep_until(tokio::time::Instant::from_std(deadline)) => {
+                    self.on_timers(Instant::now());
+                }
+            }
+            // Drain what is already queued before looking at the clock again.
+            while let Ok(ev) = self.inbound.try_recv() {
+                self.on_inbound(Some(ev));
+                if self.tcp_closed {
+                    break;
+                }
+            }
+            self.on_timers(Instant::now());
+        }
+    }
+
+    async fn run(&mut self) {
+        let steps = self.case.send.clone();
+        let mut last_message: Option<Step> = None;
+        for step in &steps {
+            // Let what already arrived be seen before each step (as an event loop would).
+            while let Ok(ev) = self.inbound.try_recv() {
+                self.on_inbound(Some(ev));
+            }
+            if self.tcp_closed {
+                break;
+            }
+            match step {
+                Step::Frame(f) => {
+                    self.send_frame(f);
+                    last_message = Some(step.clone());
+                }
+                Step::Message { opcode, payload, fragsize, chop, sync } => {
+                    self.send_message(*opcode, payload, *fragsize, *chop, *sync);
+                    last_message = Some(step.clone());
+                }
+                Step::Wait { dur, mark } => {
+                    let d = (*dur).min(self.opts.max_case_time);
+                    self.pump(Some(Instant::now() + d)).await;
+                    if !self.open() {
+                        break;
+                    }
+                    if let Some(m) = mark {
+                        self.tr.note(&format!("still open after wait {m}"));
+                        self.obs.received.push(Received::StillOpen(m.clone()));
+                    }
+                }
+                Step::FailAfter(d) => self.fail_at = Some(Instant::now() + (*d).min(self.opts.max_case_time)),
+                Step::CloseAfter(d) => {
+                    self.close_at = Some(Instant::now() + (*d).min(self.opts.max_case_time))
+                }
+                Step::BeginMessage(op) => self.stream = Some((*op, [0; 4], 0, true)),
+                Step::BeginFrame(len) => {
+                    let key = self.keys.mask_key();
+                    let (op, first) = match self.stream {
+                        Some((op, _, _, first)) => (op, first),
+                        None => (OpCode::TEXT, true),
+                    };
+                    let opcode = if first { op } else { OpCode::CONTINUATION };
+                    let spec = FrameSpec::new(opcode, Vec::new()).fin(false).masked(key).declared_len(*len);
+                    self.log_sent(&spec);
+                    if let Ok(b) = spec.encode() {
+                        self.write(b, None, false);
+                    }
+                    self.stream = Some((op, key, 0, false));
+                }
+                Step::FrameData(p) => {
+                    let (op, key, off, first) = self.stream.unwrap_or((OpCode::TEXT, [0; 4], 0, false));
+                    let mut data = p.bytes();
+                    wsprobe_wire::mask::apply_mask(&mut data, key, (off % 4) as usize);
+                    let n = data.len() as u64;
+                    self.tr.sent(&format!("  frame data: {} bytes", n));
+                    self.write(data, None, false);
+                    self.stream = Some((op, key, off + n, first));
+                }
+                Step::EndMessage => {
+                    let spec = FrameSpec::new(OpCode::CONTINUATION, Vec::new()).masked(self.keys.mask_key());
+                    self.log_sent(&spec);
+                    if let Ok(b) = spec.encode() {
+                        self.write(b, None, false);
+                    }
+                    self.stream = None;
+                }
+                Step::RepeatAfterEcho(n) => {
+                    let Some(msg) = last_message.clone() else {
+                        continue;
+                    };
+                    for i in 1..u64::from(*n) {
+                        while self.messages_received < i && !self.tcp_closed && self.open() {
+                            let before = self.messages_received;
+                            self.pump_once().await;
+                            if self.messages_received == before && !self.open() {
+                                break;
+                            }
+                        }
+                        if !self.open() {
+                            break;
+                        }
+                        match &msg {
+                            Step::Frame(f) => self.send_frame(f),
+                            Step::Message { opcode, payload, fragsize, chop, sync } => {
+                                self.send_message(*opcode, payload, *fragsize, *chop, *sync)
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+            }
+        }
+        // No more steps: let the case run out (the target closes, a timer fires, or the
+        // tester closes once the expected events are in).
+        self.finish_when_done();
+        self.pump(None).await;
+        self.obs.was_clean = self.close_sent && self.close_received && !self.obs.failed_by_me;
+        let _ = self.out.send(WriteCmd::Shutdown);
+        self.reader.abort();
+        let writer = std::mem::replace(&mut self.writer, tokio::spawn(async {}));
+        if timeout(Duration::from_millis(200), writer).await.is_err() {
+            self.tr.note("writer still busy at the end of the case");
+        }
+        // Whatever the target sent is judged, even events that arrived late.
+        while let Ok(ev) = self.inbound.try_recv() {
+            if let Inbound::Violation(_) = ev {
+                self.on_inbound(Some(ev));
+            }
+        }
+    }
+
+    /// Processes one inbound event or one timer expiry.
+    async fn pump_once(&mut self) {
+        if self.tcp_closed {
+            return;
+        }
+        let deadline = self.next_deadline(None);
+        tokio::select! {
+            ev = self.inbound.recv() => self.on_inbound(ev),
+            _ = tokio::time::sleep_until(tokio::time::Instant::from_std(deadline)) => {}
+        }
+        self.on_timers(Instant::now());
+    }
+}
+
+/// One case's result, judged.
+#[derive(Debug, Clone)]
+pub struct CaseResult {
+    /// The case.
+    pub case: Arc<Case>,
+    /// The verdict.
+    pub verdict: verdict::Verdict,
+    /// The raw observations.
+    pub observed: Observed,
+    /// The transcript.
+    pub transcript: Transcript,
+    /// Wall time.
+    pub duration: Duration,
+}
+
+/// Runs `cases` against the target, `opts.jobs` at a time (performance cases
+/// `opts.perf_jobs` at a time), calling `progress` after each; results come back in
+/// catalog order.
+pub async fn run_all(
+    cases: Vec<Case>,
+    opts: RunOptions,
+    progress: impl Fn(&CaseResult) + Send + Sync + 'static,
+) -> Vec<CaseResult> {
+    let opts = Arc::new(opts);
+    let general = Arc::new(tokio::sync::Semaphore::new(opts.jobs.max(1)));
+    let perf = Arc::new(tokio::sync::Semaphore::new(opts.perf_jobs.max(1)));
+    let progress = Arc::new(progress);
+    let mut handles = Vec::new();
+    // Cases that spend seconds in `wait` steps first, then the performance cases (one
+    // chain), then the rest: the long ones overlap with everything else.
+    let waits = |c: &Case| -> Duration {
+        c.send
+            .iter()
+            .map(|s| match s {
+                Step::Wait { dur, .. } => *dur,
+                _ => Duration::ZERO,
+            })
+            .sum()
+    };
+    let mut order: Vec<(usize, Case)> = cases.into_iter().enumerate().collect();
+    order.sort_by_key(|(i, c)| (std::cmp::Reverse(waits(c)), !c.performance, *i));
+    for (i, case) in order {
+        let (opts, general, perf, progress) = (opts.clone(), general.clone(), perf.clone(), progress.clone());
+        handles.push(tokio::spawn(async move {
+            // A performance case needs a permit of its own small pool as well, so
+            // that they do not starve each other of bandwidth.
+            let _p = if case.performance {
+                Some(perf.acquire_owned().await.expect("open semaphore"))
+            } else {
+                None
+            };
+            let _g = general.acquire_owned().await.expect("open semaphore");
+            let case = Arc::new(case);
+            let run = run_case(&case, &opts).await;
+            let verdict = verdict::judge(&case, &run.observed);
+            let r = CaseResult {
+                case,
+                verdict,
+                observed: run.observed,
+                transcript: run.transcript,
+                duration: run.duration,
+            };
+            progress(&r);
+            (i, r)
+        }));
+    }
+    let mut out = Vec::with_capacity(handles.len());
+    for h in handles {
+        if let Ok(r) = h.await {
+            out.push(r);
+        }
+    }
+    out.sort_by_key(|(i, _)| *i);
+    out.into_iter().map(|(_, r)| r).collect()
+}
+
+/// Whether anything listens at the target (a plain TCP connect).
+pub async fn probe(target: &Target, limit: Duration) -> Result<(), String> {
+    match timeout(limit, TcpStream::connect(target.addr())).await {
+        Err(_) => Err(format!("connecting to {} timed out after {limit:?}", target.addr())),
+        Ok(Err(e)) => Err(format!("cannot connect to {}: {e}", target.addr())),
+        Ok(Ok(_)) => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls() {
+        let t = Target::parse("ws://127.0.0.1:9001/chat?x=1").unwrap();
+        assert_eq!((t.host.as_str(), t.port, t.path.as_str()), ("127.0.0.1", 9001, "/chat?x=1"));
+        assert_eq!(t.host_header(), "127.0.0.1:9001");
+        let t = Target::parse("ws://example.com").unwrap();
+        assert_eq!((t.port, t.path.as_str(), t.host_header().as_str()), (80, "/", "example.com"));
+        let t = Target::parse("ws://[::1]:80/").unwrap();
+        assert_eq!((t.host.as_str(), t.addr().as_str()), ("::1", "[::1]:80"));
+        assert!(Target::parse("wss://x/").is_err());
+        assert!(Target::parse("http://x/").is_err());
+    }
+
+    #[test]
+    fn keys_are_reproducible() {
+        let a = KeyGen::new(1, "1.1.1").nonce();
+        assert_eq!(a, KeyGen::new(1, "1.1.1").nonce());
+        assert_ne!(a, KeyGen::new(1, "1.1.2").nonce());
+        assert!(handshake::key_is_valid(a.as_bytes()));
+    }
+}
