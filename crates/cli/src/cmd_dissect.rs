@@ -84,6 +84,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut opts = Options {
         sync: !args.no_sync,
         frames: args.frames || args.format == Format::Transcript,
+        text: args.format != Format::Jsonl,
         payload: match args.payload {
             Payload::None => PayloadMode::None,
             Payload::Preview => PayloadMode::Preview,
@@ -124,7 +125,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 }
             };
             let res = if name == "-" {
-                wsprobe_dissect::dissect_reader(std::io::stdin().lock(), "-", &opts, &mut sink)
+                wsprobe_dissect::dissect_reader(std::io::stdin(), "-", &opts, &mut sink)
             } else {
                 match std::fs::File::open(path) {
                     Ok(f) => {

@@ -120,7 +120,7 @@ pub(crate) struct Engine<'o> {
     opts: &'o Options,
     file: String,
     next_session: u64,
-    conns: HashMap<u64, Conn>,
+    conns: HashMap<u64, Conn, foldhash::fast::FixedState>,
     pending_bytes: usize,
     out: Vec<Event>,
     last: Ctx,
@@ -162,7 +162,7 @@ impl<'o> Engine<'o> {
             opts,
             file: file.to_string(),
             next_session: opts.first_session.max(1),
-            conns: HashMap::new(),
+            conns: HashMap::with_hasher(foldhash::fast::FixedState::default()),
             pending_bytes: 0,
             out: Vec::new(),
             last: Ctx { packet: 0, ts: 0 },
@@ -696,7 +696,7 @@ impl Engine<'_> {
         sink: &mut dyn FnMut(Record),
     ) {
         let Some(session) = live.number else { return };
-        let text = event_line(&e);
+        let text = if self.opts.text { event_line(&e) } else { String::new() };
         let event = |kind: &str, dir: Option<Dir>, offset: Option<u64>, len: Option<u64>| EventRecord {
             session,
             kind: kind.to_string(),
@@ -737,7 +737,9 @@ impl Engine<'_> {
                     Some(GapReason::BufferCap) => "buffer_cap",
                     _ => "lost",
                 };
-                r.text = format!("{} ({reason})", r.text);
+                if self.opts.text {
+                    r.text = format!("{} ({reason})", r.text);
+                }
                 r.reason = Some(reason.to_string());
                 Record::Event(r)
             }
@@ -756,7 +758,7 @@ impl Engine<'_> {
         rtt: Option<i64>,
         mut text: String,
     ) -> MessageRecord {
-        if let Some(r) = rtt {
+        if let Some(r) = rtt.filter(|_| self.opts.text) {
             text.push_str(&format!(" rtt={}", fmt_duration(r)));
         }
         let (close_code, close_reason) = match &m.close {

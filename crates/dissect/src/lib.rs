@@ -22,6 +22,7 @@
 #![forbid(unsafe_code)]
 
 mod engine;
+mod pipeline;
 pub mod records;
 mod summary;
 mod transcript;
@@ -36,7 +37,7 @@ pub use wsprobe_wire::{Dir, Role};
 
 use std::io::Read;
 use std::path::Path;
-use wsprobe_flow::{CaptureReader, FlowTable};
+use wsprobe_flow::CaptureReader;
 
 /// How much of message payloads the records carry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -64,6 +65,10 @@ pub struct Options {
     pub payload: PayloadMode,
     /// Emit a [`FrameRecord`] for every frame. Default false.
     pub frames: bool,
+    /// Build each record's transcript line (the `text` field), which
+    /// [`Dissection::transcript`] and the table output print. Costs a formatted line per
+    /// record: off for jsonl output. Default true.
+    pub text: bool,
     /// Number given to the first session found (to keep numbers unique over several
     /// captures). Default 1.
     pub first_session: u64,
@@ -77,6 +82,7 @@ impl Default for Options {
             flow: wsprobe_flow::FlowConfig::default(),
             payload: PayloadMode::Preview,
             frames: false,
+            text: true,
             first_session: 1,
         }
     }
@@ -99,7 +105,7 @@ pub struct DissectError {
 /// stays flat whatever the capture's size. Returns the summary, or the capture-level
 /// error that stopped reading (after every record decoded before it was given out and
 /// every open session was ended).
-pub fn dissect_reader<R: Read>(
+pub fn dissect_reader<R: Read + Send>(
     reader: R,
     name: &str,
     opts: &Options,
@@ -110,32 +116,19 @@ pub fn dissect_reader<R: Read>(
         summary.add(&r);
         sink(r);
     };
-    let mut reader = match CaptureReader::new(reader) {
+    let reader = match CaptureReader::new(reader) {
         Ok(r) => r,
         Err(e) => {
             return Err(DissectError { file: name.to_string(), offset: e.offset, message: e.to_string() });
         }
     };
     let mut engine = engine::Engine::new(opts, name);
-    let mut table = FlowTable::new(opts.flow);
-    let mut error = None;
-    loop {
-        match reader.next_packet() {
-            Ok(Some(pkt)) => {
-                table.push(&pkt, &mut |e| engine.flow_event(e, &mut counting));
-            }
-            Ok(None) => break,
-            Err(e) => {
-                error =
-                    Some(DissectError { file: name.to_string(), offset: e.offset, message: e.to_string() });
-                break;
-            }
-        }
-    }
-    table.finish(&mut |e| engine.flow_event(e, &mut counting));
+    let end = pipeline::run(reader, opts.flow, &mut |e| engine.flow_event(e, &mut counting));
     engine.finish(&mut counting);
-    summary.packets = reader.packets_read();
-    summary.connections = table.stats().flows_opened;
+    summary.packets = end.packets;
+    summary.connections = end.connections;
+    let error =
+        end.error.map(|e| DissectError { file: name.to_string(), offset: e.offset, message: e.to_string() });
     match error {
         Some(e) => Err(e),
         None => Ok(summary),
@@ -200,7 +193,7 @@ impl Dissection {
     }
 }
 
-fn collect<R: Read>(reader: R, name: &str, opts: &Options) -> Dissection {
+fn collect<R: Read + Send>(reader: R, name: &str, opts: &Options) -> Dissection {
     let mut records = Vec::new();
     let result = dissect_reader(reader, name, opts, &mut |r| records.push(r));
     let (mut summary, error) = match result {
@@ -219,7 +212,7 @@ fn collect<R: Read>(reader: R, name: &str, opts: &Options) -> Dissection {
 pub fn dissect_path(path: &Path, opts: &Options) -> Dissection {
     let name = path.display().to_string();
     if path.as_os_str() == "-" {
-        return collect(std::io::stdin().lock(), "-", opts);
+        return collect(std::io::stdin(), "-", opts);
     }
     match std::fs::File::open(path) {
         Ok(f) => collect(std::io::BufReader::new(f), &name, opts),

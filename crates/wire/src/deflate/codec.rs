@@ -44,9 +44,10 @@ pub struct Inflater {
     msg_out: usize,
     /// Output buffer of one step.
     chunk: Vec<u8>,
-    /// The last (up to 2×[`WINDOW`]) bytes inflated since the context started,
-    /// to restore the window when a new DEFLATE stream follows a `BFINAL` block.
-    history: Vec<u8>,
+    /// The last [`WINDOW`] bytes inflated since the context started (a ring buffer,
+    /// allocated on first use), to restore the window when a new DEFLATE stream
+    /// follows a `BFINAL` block.
+    history: History,
     /// The DEFLATE stream ended (a `BFINAL` block); further bytes start a new one.
     stream_ended: bool,
     /// The current message already failed with this error.
@@ -78,7 +79,7 @@ impl Inflater {
             max_output,
             msg_out: 0,
             chunk: vec![0; CHUNK],
-            history: Vec::new(),
+            history: History::default(),
             stream_ended: false,
             failed: None,
         }
@@ -173,9 +174,9 @@ impl Inflater {
     fn restart_stream(&mut self) -> Result<(), InflateError> {
         self.z.reset(false);
         self.stream_ended = false;
-        if !self.history.is_empty() {
-            let from = self.history.len().saturating_sub(WINDOW);
-            self.z.set_dictionary(&self.history[from..]).map_err(|e| InflateError::Corrupt(e.to_string()))?;
+        let window = self.history.contents();
+        if !window.is_empty() {
+            self.z.set_dictionary(&window).map_err(|e| InflateError::Corrupt(e.to_string()))?;
         }
         Ok(())
     }
@@ -204,11 +205,7 @@ impl Inflater {
                 let keep = produced.min(room);
                 let bytes = &self.chunk[..keep];
                 sink(bytes);
-                self.history.extend_from_slice(bytes);
-                if self.history.len() > 2 * WINDOW {
-                    let excess = self.history.len() - WINDOW;
-                    self.history.drain(..excess);
-                }
+                self.history.push(bytes);
                 self.msg_out += keep;
                 if produced > room {
                     return Err(InflateError::Limit { limit: self.max_output });
@@ -225,6 +222,51 @@ impl Inflater {
                 }
             }
         }
+    }
+}
+
+/// The last [`WINDOW`] bytes of output, kept in a ring so that each output byte is
+/// copied once (no shifting).
+#[derive(Default)]
+struct History {
+    ring: Vec<u8>,
+    /// Where the next byte goes.
+    head: usize,
+    /// Bytes held (at most `WINDOW`).
+    len: usize,
+}
+
+impl History {
+    fn push(&mut self, mut bytes: &[u8]) {
+        if self.ring.is_empty() {
+            self.ring = vec![0; WINDOW];
+        }
+        if bytes.len() >= WINDOW {
+            bytes = &bytes[bytes.len() - WINDOW..];
+        }
+        let first = bytes.len().min(WINDOW - self.head);
+        self.ring[self.head..self.head + first].copy_from_slice(&bytes[..first]);
+        self.ring[..bytes.len() - first].copy_from_slice(&bytes[first..]);
+        self.head = (self.head + bytes.len()) % WINDOW;
+        self.len = (self.len + bytes.len()).min(WINDOW);
+    }
+
+    /// The bytes held, oldest first.
+    fn contents(&self) -> Vec<u8> {
+        let start = (self.head + WINDOW - self.len) % WINDOW;
+        let mut out = Vec::with_capacity(self.len);
+        if start + self.len <= WINDOW {
+            out.extend_from_slice(&self.ring[start..start + self.len]);
+        } else {
+            out.extend_from_slice(&self.ring[start..]);
+            out.extend_from_slice(&self.ring[..self.head]);
+        }
+        out
+    }
+
+    fn clear(&mut self) {
+        self.head = 0;
+        self.len = 0;
     }
 }
 
@@ -299,5 +341,25 @@ impl Deflater {
             self.z.reset();
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn history_holds_the_last_window_of_output() {
+        let mut h = History::default();
+        let mut all = Vec::new();
+        for (i, n) in [10usize, 40_000, 5, 32_768, 1, 20_000, 70_000, 3].into_iter().enumerate() {
+            let piece: Vec<u8> = (0..n).map(|j| (i * 31 + j) as u8).collect();
+            h.push(&piece);
+            all.extend_from_slice(&piece);
+            let want = &all[all.len().saturating_sub(WINDOW)..];
+            assert_eq!(h.contents(), want, "after piece {i}");
+        }
+        h.clear();
+        assert!(h.contents().is_empty());
     }
 }
