@@ -12,6 +12,9 @@ use wsprobe_wire::event::{Event, FrameEvent, Message};
 use wsprobe_wire::handshake::Request;
 use wsprobe_wire::sync::{Evidence, evidence};
 use wsprobe_wire::transcript::event_line;
+
+/// Payload bytes a preview needs (the core's transcript preview shows 48).
+const PREVIEW_KEEP: usize = 64;
 use wsprobe_wire::{OpCode, Session, Violation};
 
 /// Bytes of each direction kept while a connection is not yet classified.
@@ -466,7 +469,7 @@ impl<'o> Engine<'o> {
         if let Some(client) = client {
             let _ = conn;
             return Some(State::Live(Box::new(Live::new(
-                Session::mid_stream(self.opts.limits),
+                Session::mid_stream(self.session_limits()),
                 client,
                 true,
             ))));
@@ -478,7 +481,7 @@ impl<'o> Engine<'o> {
     }
 
     fn http_state(&self, client: Side) -> State {
-        State::Live(Box::new(Live::new(Session::new(self.opts.limits), client, false)))
+        State::Live(Box::new(Live::new(Session::new(self.session_limits()), client, false)))
     }
 
     /// Feeds what an unclassified connection buffered, in arrival order.
@@ -686,6 +689,22 @@ impl Live {
 }
 
 impl Engine<'_> {
+    /// The core's limits for a new session: without a transcript and without full
+    /// payloads nothing needs more of a message than its preview, so only that much
+    /// is kept (the length, UTF-8 and inflate verdicts still cover all of it); without
+    /// frame records no frame payload is kept.
+    fn session_limits(&self) -> wsprobe_wire::Limits {
+        let mut limits = self.opts.limits;
+        if !self.opts.text && self.opts.payload != PayloadMode::Full {
+            limits.message_keep = limits.message_keep.min(PREVIEW_KEEP);
+        }
+        if !self.opts.frames {
+            // Frame payloads only feed frame records.
+            limits.frame_keep = 0;
+        }
+        limits
+    }
+
     /// Maps one core event of a numbered session to its record.
     fn record(
         &mut self,

@@ -12,9 +12,9 @@ use wsprobe_flow::{
 };
 
 /// A batch is handed over once it holds this many payload bytes...
-const BATCH_BYTES: usize = 256 << 10;
+const BATCH_BYTES: usize = 1 << 20;
 /// ...or this many events (so that a slow live capture on stdin is not held back long).
-const BATCH_EVENTS: usize = 256;
+const BATCH_EVENTS: usize = 1024;
 /// Batches in flight between the two threads.
 const IN_FLIGHT: usize = 4;
 

@@ -275,26 +275,31 @@ impl Assembler {
         }
     }
 
-    /// Handles payload bytes (still masked) of the current frame.
+    /// Handles payload bytes (still masked) of the current frame. Only a masked
+    /// payload is copied (into the scratch buffer, to unmask it).
     fn payload(&mut self, chunk: &[u8], out: &mut Vec<Event>) {
         let Some(cur) = self.cur.as_mut() else { return };
         let chunk_offset = self.pos;
         let mut scratch = std::mem::take(&mut self.scratch);
-        scratch.clear();
-        scratch.extend_from_slice(chunk);
-        if let Some(key) = cur.header.mask_key {
-            apply_mask(&mut scratch, key, (cur.done % 4) as usize);
-        }
-        let keep = self.limits.frame_keep.saturating_sub(cur.keep.len()).min(scratch.len());
-        cur.keep.extend_from_slice(&scratch[..keep]);
+        let data: &[u8] = match cur.header.mask_key {
+            Some(key) => {
+                scratch.clear();
+                scratch.extend_from_slice(chunk);
+                apply_mask(&mut scratch, key, (cur.done % 4) as usize);
+                &scratch
+            }
+            None => chunk,
+        };
+        let keep = self.limits.frame_keep.saturating_sub(cur.keep.len()).min(data.len());
+        cur.keep.extend_from_slice(&data[..keep]);
         cur.done += chunk.len() as u64;
         cur.remaining -= chunk.len() as u64;
         match cur.route {
             Route::Control => {
-                let room = CONTROL_KEEP.saturating_sub(cur.control.len()).min(scratch.len());
-                cur.control.extend_from_slice(&scratch[..room]);
+                let room = CONTROL_KEEP.saturating_sub(cur.control.len()).min(data.len());
+                cur.control.extend_from_slice(&data[..room]);
             }
-            Route::Message => self.message_data(&scratch, chunk_offset, out),
+            Route::Message => self.message_data(data, chunk_offset, out),
             Route::Discard => {}
         }
         self.scratch = scratch;
