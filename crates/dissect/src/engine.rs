@@ -715,7 +715,11 @@ impl Engine<'_> {
         sink: &mut dyn FnMut(Record),
     ) {
         let Some(session) = live.number else { return };
-        let text = if self.opts.text { event_line(&e) } else { String::new() };
+        // Event records carry their line in JSON too (they are few); frames, messages
+        // and violations only for the transcript and tables.
+        let needs_text =
+            self.opts.text || !matches!(e, Event::Frame(_) | Event::Message(_) | Event::Violation(_));
+        let text = if needs_text { event_line(&e) } else { String::new() };
         let event = |kind: &str, dir: Option<Dir>, offset: Option<u64>, len: Option<u64>| EventRecord {
             session,
             kind: kind.to_string(),
@@ -756,9 +760,7 @@ impl Engine<'_> {
                     Some(GapReason::BufferCap) => "buffer_cap",
                     _ => "lost",
                 };
-                if self.opts.text {
-                    r.text = format!("{} ({reason})", r.text);
-                }
+                r.text = format!("{} ({reason})", r.text);
                 r.reason = Some(reason.to_string());
                 Record::Event(r)
             }

@@ -236,3 +236,32 @@ fn public_captures_show_what_sources_md_says() {
     let mixed = d("arkime/arkime_synthetic.pcap");
     assert_eq!(mixed.sessions().count(), 1, "only the one WebSocket session among the other protocols");
 }
+
+/// jsonl output (no transcript lines, only a preview's worth of payload kept) carries
+/// the same records as the transcript mode, `truncated` aside.
+#[test]
+fn lean_jsonl_mode_gives_the_same_records() {
+    let lean = Options { text: false, ..opts() };
+    for f in fixtures::all() {
+        let strip = |d: wsprobe_dissect::Dissection| -> Vec<serde_json::Value> {
+            d.records
+                .iter()
+                .map(|r| {
+                    let mut v: serde_json::Value = serde_json::from_str(&r.to_json()).unwrap();
+                    if let Some(o) = v.as_object_mut() {
+                        o.remove("truncated");
+                    }
+                    v
+                })
+                .collect()
+        };
+        let full = strip(dissect_bytes(&f.bytes, &opts()));
+        let lean_records = dissect_bytes(&f.bytes, &lean);
+        assert!(
+            lean_records.records.iter().all(|r| !matches!(r, Record::Event(e) if e.text.is_empty())),
+            "{}: event records keep their text",
+            f.name
+        );
+        assert_eq!(strip(lean_records), full, "{}", f.name);
+    }
+}
