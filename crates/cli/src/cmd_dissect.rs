@@ -79,6 +79,21 @@ impl Args {
     }
 }
 
+/// Records handed to the jsonl writer thread at a time.
+const JSONL_BATCH: usize = 256;
+
+/// Writes batches of records as JSON lines to standard output until the channel closes.
+fn write_jsonl(rx: std::sync::mpsc::Receiver<Vec<Record>>) -> std::io::Result<()> {
+    let stdout = std::io::stdout();
+    let mut w = std::io::BufWriter::new(stdout.lock());
+    for batch in rx {
+        for r in batch {
+            writeln!(w, "{}", r.to_json())?;
+        }
+    }
+    w.flush()
+}
+
 /// Runs the command.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut opts = Options {
@@ -103,9 +118,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         let mut kept: Vec<Record> = Vec::new();
         let mut out_err: Option<std::io::Error> = None;
         let mut next_session = opts.first_session;
-        let result = {
-            let stdout = std::io::stdout();
-            let mut w = std::io::BufWriter::new(stdout.lock());
+        let result = std::thread::scope(|scope| {
+            // jsonl is serialised and written on a thread of its own, in batches, so
+            // that decoding never waits for formatting or the terminal.
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Record>>(4);
+            let writer = (args.format == Format::Jsonl).then(|| scope.spawn(move || write_jsonl(rx)));
+            let mut batch: Vec<Record> = Vec::new();
             let mut sink = |r: Record| {
                 if let Record::Session(s) = &r {
                     next_session = next_session.max(s.session + 1);
@@ -115,10 +133,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 }
                 summary.add(&r);
                 if args.format == Format::Jsonl {
-                    if out_err.is_none()
-                        && let Err(e) = writeln!(w, "{}", r.to_json())
-                    {
-                        out_err = Some(e);
+                    batch.push(r);
+                    if batch.len() >= JSONL_BATCH {
+                        // A send fails only when the writer stopped on an output error,
+                        // which is reported below.
+                        let _ = tx.send(std::mem::take(&mut batch));
                     }
                 } else {
                     kept.push(r);
@@ -128,9 +147,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 wsprobe_dissect::dissect_reader(std::io::stdin(), "-", &opts, &mut sink)
             } else {
                 match std::fs::File::open(path) {
-                    Ok(f) => {
-                        wsprobe_dissect::dissect_reader(std::io::BufReader::new(f), &name, &opts, &mut sink)
-                    }
+                    Ok(f) => wsprobe_dissect::dissect_reader(f, &name, &opts, &mut sink),
                     Err(e) => Err(DissectError {
                         file: name.clone(),
                         offset: 0,
@@ -138,13 +155,17 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                     }),
                 }
             };
-            if out_err.is_none()
-                && let Err(e) = w.flush()
-            {
-                out_err = Some(e);
+            let _ = tx.send(batch);
+            drop(tx);
+            if let Some(w) = writer {
+                match w.join() {
+                    Ok(Err(e)) => out_err = Some(e),
+                    Ok(Ok(())) => {}
+                    Err(panic) => std::panic::resume_unwind(panic),
+                }
             }
             res
-        };
+        });
         if let Some(e) = out_err {
             return Err(e.into());
         }
