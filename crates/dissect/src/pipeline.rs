@@ -59,13 +59,20 @@ enum Owned {
     },
 }
 
-#[derive(Default)]
 struct Batch {
     events: Vec<Owned>,
     data: Vec<u8>,
 }
 
 impl Batch {
+    /// An empty batch with room for a full one (no regrowth while it fills).
+    fn new() -> Self {
+        Batch {
+            events: Vec::with_capacity(BATCH_EVENTS + 64),
+            data: Vec::with_capacity(BATCH_BYTES + (64 << 10)),
+        }
+    }
+
     fn add(&mut self, e: FlowEvent<'_>) {
         self.events.push(match e {
             FlowEvent::Opened { conn, initiator, responder, syn_seen, packet, ts_nanos } => {
@@ -157,7 +164,7 @@ pub(crate) fn run<R: Read + Send>(
         let (tx, rx) = sync_channel::<Msg>(IN_FLIGHT);
         scope.spawn(move || {
             let mut table = FlowTable::new(flow);
-            let mut batch = Batch::default();
+            let mut batch = Batch::new();
             let mut error = None;
             loop {
                 match capture.next_packet() {
@@ -168,7 +175,7 @@ pub(crate) fn run<R: Read + Send>(
                         break;
                     }
                 }
-                if batch.full() && tx.send(Msg::Batch(std::mem::take(&mut batch))).is_err() {
+                if batch.full() && tx.send(Msg::Batch(std::mem::replace(&mut batch, Batch::new()))).is_err() {
                     return;
                 }
             }

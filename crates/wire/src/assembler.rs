@@ -7,7 +7,7 @@ use crate::close::parse_close;
 use crate::deflate::{InflateError, Inflater, PmdConfig};
 use crate::event::{Event, FrameEvent, Message};
 use crate::frame::{FrameHeader, HeaderContext, OpCode, Parsed, header_violations, parse_header};
-use crate::mask::apply_mask;
+use crate::mask::mask_into;
 use crate::session::{Limits, resync_point};
 use crate::utf8::Utf8Validator;
 use crate::{Dir, Role, Rule, Violation};
@@ -284,8 +284,7 @@ impl Assembler {
         let data: &[u8] = match cur.header.mask_key {
             Some(key) => {
                 scratch.clear();
-                scratch.extend_from_slice(chunk);
-                apply_mask(&mut scratch, key, (cur.done % 4) as usize);
+                mask_into(&mut scratch, chunk, key, (cur.done % 4) as usize);
                 &scratch
             }
             None => chunk,
