@@ -5,11 +5,8 @@
 //! channel's few batches.
 
 use std::io::Read;
-use std::net::SocketAddr;
 use std::sync::mpsc::sync_channel;
-use wsprobe_flow::{
-    CaptureError, CaptureReader, CloseReason, ConnId, FlowConfig, FlowEvent, FlowTable, GapReason, Side,
-};
+use wsprobe_flow::{CaptureError, CaptureReader, FlowConfig, FlowEvent, FlowTable};
 
 /// A batch is handed over once it holds this many payload bytes...
 const BATCH_BYTES: usize = 1 << 20;
@@ -18,49 +15,10 @@ const BATCH_EVENTS: usize = 1024;
 /// Batches in flight between the two threads.
 const IN_FLIGHT: usize = 4;
 
-/// A [`FlowEvent`] whose payload lives in its batch's buffer.
-enum Owned {
-    Opened {
-        conn: ConnId,
-        initiator: SocketAddr,
-        responder: SocketAddr,
-        syn_seen: bool,
-        packet: u64,
-        ts_nanos: i64,
-    },
-    Data {
-        conn: ConnId,
-        side: Side,
-        offset: u64,
-        start: usize,
-        end: usize,
-        packet: u64,
-        ts_nanos: i64,
-    },
-    Gap {
-        conn: ConnId,
-        side: Side,
-        offset: u64,
-        len: u64,
-        reason: GapReason,
-        packet: u64,
-        ts_nanos: i64,
-    },
-    Closed {
-        conn: ConnId,
-        reason: CloseReason,
-        packet: u64,
-        ts_nanos: i64,
-    },
-    Warning {
-        conn: Option<ConnId>,
-        packet: u64,
-        message: String,
-    },
-}
-
+/// Flow events without their bytes, and the bytes of the `Data` events, one after the
+/// other, in `data` (`range` gives each event's part).
 struct Batch {
-    events: Vec<Owned>,
+    events: Vec<(FlowEvent<'static>, std::ops::Range<usize>)>,
     data: Vec<u8>,
 }
 
@@ -74,66 +32,20 @@ impl Batch {
     }
 
     fn add(&mut self, e: FlowEvent<'_>) {
-        self.events.push(match e {
-            FlowEvent::Opened { conn, initiator, responder, syn_seen, packet, ts_nanos } => {
-                Owned::Opened { conn, initiator, responder, syn_seen, packet, ts_nanos }
-            }
-            FlowEvent::Data { conn, side, offset, data, packet, ts_nanos } => {
-                let start = self.data.len();
-                self.data.extend_from_slice(data);
-                Owned::Data { conn, side, offset, start, end: self.data.len(), packet, ts_nanos }
-            }
-            FlowEvent::Gap { conn, side, offset, len, reason, packet, ts_nanos } => {
-                Owned::Gap { conn, side, offset, len, reason, packet, ts_nanos }
-            }
-            FlowEvent::Closed { conn, reason, packet, ts_nanos } => {
-                Owned::Closed { conn, reason, packet, ts_nanos }
-            }
-            FlowEvent::Warning { conn, packet, message } => Owned::Warning { conn, packet, message },
-        });
+        let start = self.data.len();
+        if let FlowEvent::Data { data, .. } = &e {
+            self.data.extend_from_slice(data);
+        }
+        self.events.push((e.with_data(&[]), start..self.data.len()));
     }
 
     fn full(&self) -> bool {
         self.data.len() >= BATCH_BYTES || self.events.len() >= BATCH_EVENTS
     }
 
-    fn replay(&self, consume: &mut dyn FnMut(FlowEvent<'_>)) {
-        for e in &self.events {
-            consume(match e {
-                Owned::Opened { conn, initiator, responder, syn_seen, packet, ts_nanos } => {
-                    FlowEvent::Opened {
-                        conn: *conn,
-                        initiator: *initiator,
-                        responder: *responder,
-                        syn_seen: *syn_seen,
-                        packet: *packet,
-                        ts_nanos: *ts_nanos,
-                    }
-                }
-                Owned::Data { conn, side, offset, start, end, packet, ts_nanos } => FlowEvent::Data {
-                    conn: *conn,
-                    side: *side,
-                    offset: *offset,
-                    data: &self.data[*start..*end],
-                    packet: *packet,
-                    ts_nanos: *ts_nanos,
-                },
-                Owned::Gap { conn, side, offset, len, reason, packet, ts_nanos } => FlowEvent::Gap {
-                    conn: *conn,
-                    side: *side,
-                    offset: *offset,
-                    len: *len,
-                    reason: *reason,
-                    packet: *packet,
-                    ts_nanos: *ts_nanos,
-                },
-                Owned::Closed { conn, reason, packet, ts_nanos } => {
-                    FlowEvent::Closed { conn: *conn, reason: *reason, packet: *packet, ts_nanos: *ts_nanos }
-                }
-                Owned::Warning { conn, packet, message } => {
-                    FlowEvent::Warning { conn: *conn, packet: *packet, message: message.clone() }
-                }
-            });
+    fn replay(self, consume: &mut dyn FnMut(FlowEvent<'_>)) {
+        for (e, range) in self.events {
+            consume(e.with_data(&self.data[range]));
         }
     }
 }

@@ -144,3 +144,26 @@ pub enum FlowEvent<'a> {
         message: String,
     },
 }
+
+impl<'a> FlowEvent<'a> {
+    /// The same event with its payload (for `Data`) replaced by `data`: lets a caller
+    /// keep events without their borrowed bytes (`with_data(&[])`) and put the bytes
+    /// back later from its own buffer.
+    pub fn with_data<'b>(self, data: &'b [u8]) -> FlowEvent<'b> {
+        match self {
+            FlowEvent::Opened { conn, initiator, responder, syn_seen, packet, ts_nanos } => {
+                FlowEvent::Opened { conn, initiator, responder, syn_seen, packet, ts_nanos }
+            }
+            FlowEvent::Data { conn, side, offset, packet, ts_nanos, .. } => {
+                FlowEvent::Data { conn, side, offset, data, packet, ts_nanos }
+            }
+            FlowEvent::Gap { conn, side, offset, len, reason, packet, ts_nanos } => {
+                FlowEvent::Gap { conn, side, offset, len, reason, packet, ts_nanos }
+            }
+            FlowEvent::Closed { conn, reason, packet, ts_nanos } => {
+                FlowEvent::Closed { conn, reason, packet, ts_nanos }
+            }
+            FlowEvent::Warning { conn, packet, message } => FlowEvent::Warning { conn, packet, message },
+        }
+    }
+}
