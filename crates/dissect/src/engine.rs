@@ -226,6 +226,17 @@ impl<'o> Engine<'o> {
         }
     }
 
+    /// Runs `f` on connection `id` (taken out of the map meanwhile, so that `f` can
+    /// use the rest of the engine), after noting `ctx` as the latest position.
+    fn with_conn(&mut self, id: u64, ctx: Ctx, f: impl FnOnce(&mut Self, &mut Conn)) {
+        self.last = ctx;
+        let Some(mut conn) = self.conns.remove(&id) else {
+            return;
+        };
+        f(self, &mut conn);
+        self.conns.insert(id, conn);
+    }
+
     fn data(
         &mut self,
         id: u64,
@@ -235,36 +246,34 @@ impl<'o> Engine<'o> {
         ctx: Ctx,
         sink: &mut dyn FnMut(Record),
     ) {
-        self.last = ctx;
-        let Some(mut conn) = self.conns.remove(&id) else {
-            return;
-        };
-        let info = conn.info;
-        match &mut conn.state {
-            State::Ignored => {}
-            State::Live(live) => {
-                self.feed_live(&info, live, side, offset, data, ctx, sink);
-                live.last = ctx;
-                if live.dead {
-                    conn.state = State::Ignored;
+        self.with_conn(id, ctx, |this, conn| {
+            let info = conn.info;
+            match &mut conn.state {
+                State::Ignored => {}
+                State::Live(live) => {
+                    this.feed_live(&info, live, side, offset, data, ctx, sink);
+                    live.last = ctx;
+                    if live.dead {
+                        conn.state = State::Ignored;
+                    }
                 }
-            }
-            State::Pending(p) => {
-                self.pend(p, side, offset, data, ctx);
-                if let Some(next) = self.decide(&info, p, false) {
-                    self.pending_bytes = self.pending_bytes.saturating_sub(p.buf[0].len() + p.buf[1].len());
-                    let p = std::mem::take(p);
-                    conn.state = next;
-                    if let State::Live(live) = &mut conn.state {
-                        self.replay(&info, live, &p, sink);
-                        if live.dead {
-                            conn.state = State::Ignored;
+                State::Pending(p) => {
+                    this.pend(p, side, offset, data, ctx);
+                    if let Some(next) = this.decide(&info, p, false) {
+                        this.pending_bytes =
+                            this.pending_bytes.saturating_sub(p.buf[0].len() + p.buf[1].len());
+                        let p = std::mem::take(p);
+                        conn.state = next;
+                        if let State::Live(live) = &mut conn.state {
+                            this.replay(&info, live, &p, sink);
+                            if live.dead {
+                                conn.state = State::Ignored;
+                            }
                         }
                     }
                 }
             }
-        }
-        self.conns.insert(id, conn);
+        });
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -278,49 +287,46 @@ impl<'o> Engine<'o> {
         ctx: Ctx,
         sink: &mut dyn FnMut(Record),
     ) {
-        self.last = ctx;
-        let Some(mut conn) = self.conns.remove(&id) else {
-            return;
-        };
-        let info = conn.info;
-        match &mut conn.state {
-            State::Ignored => {}
-            State::Pending(p) => {
-                // Bytes before a hole cannot be chained with bytes after it: start over
-                // on this side.
-                let i = side_ix(side);
-                self.pending_bytes = self.pending_bytes.saturating_sub(p.buf[i].len());
-                p.buf[i].clear();
-                p.started[i] = false;
-                p.ev[i] = None;
-                p.next_check[i] = 0;
-                p.chunks.retain(|c| c.side != side);
-            }
-            State::Live(live) => {
-                if live.upgrade.is_none() && !live.session.is_established() {
-                    // Plain HTTP so far: what follows the hole can only be judged by
-                    // frame synchronisation.
-                    conn.state = if self.opts.sync {
-                        State::Pending(Box::new(Pending { not_http: true, ..Default::default() }))
+        self.with_conn(id, ctx, |this, conn| {
+            let info = conn.info;
+            match &mut conn.state {
+                State::Ignored => {}
+                State::Pending(p) => {
+                    // Bytes before a hole cannot be chained with bytes after it: start over
+                    // on this side.
+                    let i = side_ix(side);
+                    this.pending_bytes = this.pending_bytes.saturating_sub(p.buf[i].len());
+                    p.buf[i].clear();
+                    p.started[i] = false;
+                    p.ev[i] = None;
+                    p.next_check[i] = 0;
+                    p.chunks.retain(|c| c.side != side);
+                }
+                State::Live(live) => {
+                    if live.upgrade.is_none() && !live.session.is_established() {
+                        // Plain HTTP so far: what follows the hole can only be judged by
+                        // frame synchronisation.
+                        conn.state = if this.opts.sync {
+                            State::Pending(Box::new(Pending { not_http: true, ..Default::default() }))
+                        } else {
+                            State::Ignored
+                        };
                     } else {
-                        State::Ignored
-                    };
-                } else {
-                    let dir = live.dir(side);
-                    live.base[dir.index()].get_or_insert(offset);
-                    if live.number.is_none() {
-                        // The answer to the upgrade is lost: decoding goes on as frames.
-                        self.number(&info, live, HandshakeState::Unanswered, None, sink);
+                        let dir = live.dir(side);
+                        live.base[dir.index()].get_or_insert(offset);
+                        if live.number.is_none() {
+                            // The answer to the upgrade is lost: decoding goes on as frames.
+                            this.number(&info, live, HandshakeState::Unanswered, None, sink);
+                        }
+                        let mut out = std::mem::take(&mut this.out);
+                        live.session.gap(dir, len, &mut out);
+                        this.emit(&info, live, &mut out, ctx, Some(reason), sink);
+                        this.out = out;
+                        live.last = ctx;
                     }
-                    let mut out = std::mem::take(&mut self.out);
-                    live.session.gap(dir, len, &mut out);
-                    self.emit(&info, live, &mut out, ctx, Some(reason), sink);
-                    self.out = out;
-                    live.last = ctx;
                 }
             }
-        }
-        self.conns.insert(id, conn);
+        });
     }
 
     fn closed(&mut self, id: u64, reason: CloseReason, ctx: Ctx, sink: &mut dyn FnMut(Record)) {
