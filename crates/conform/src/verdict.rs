@@ -395,6 +395,11 @@ pub fn judge(case: &Case, obs: &Observed) -> Verdict {
             findings.push(f.clone());
         }
     }
+    // A broken rule fails the case whatever the echo looked like, and Autobahn's
+    // tooling reading index.json must see that too.
+    if !findings.is_empty() {
+        behavior = Behavior::Failed;
+    }
     let behaviour_failed = matches!(behavior, Behavior::Failed)
         || matches!(
             behavior_close,
