@@ -79,6 +79,40 @@ impl Args {
     }
 }
 
+/// A reader that advances a progress bar by the bytes it reads.
+struct Progress<R> {
+    inner: R,
+    bar: indicatif::ProgressBar,
+}
+
+impl<R: std::io::Read> std::io::Read for Progress<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.bar.inc(n as u64);
+        Ok(n)
+    }
+}
+
+/// A bar over the file's size, on standard error when it is a terminal (hidden
+/// otherwise, so piped and CI output stay clean).
+fn progress_bar(f: &std::fs::File, name: &str) -> indicatif::ProgressBar {
+    use std::io::IsTerminal;
+    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+    let target = if std::io::stderr().is_terminal() {
+        indicatif::ProgressDrawTarget::stderr()
+    } else {
+        indicatif::ProgressDrawTarget::hidden()
+    };
+    let bar = indicatif::ProgressBar::with_draw_target(Some(len), target);
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{bar:40} {bytes}/{total_bytes} {bytes_per_sec} {elapsed} {msg}",
+    ) {
+        bar.set_style(style);
+    }
+    bar.set_message(name.to_string());
+    bar
+}
+
 /// Records handed to the jsonl writer thread at a time.
 const JSONL_BATCH: usize = 256;
 
@@ -147,7 +181,17 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 wsprobe_dissect::dissect_reader(std::io::stdin(), "-", &opts, &mut sink)
             } else {
                 match std::fs::File::open(path) {
-                    Ok(f) => wsprobe_dissect::dissect_reader(f, &name, &opts, &mut sink),
+                    Ok(f) => {
+                        let bar = progress_bar(&f, &name);
+                        let res = wsprobe_dissect::dissect_reader(
+                            Progress { inner: f, bar: bar.clone() },
+                            &name,
+                            &opts,
+                            &mut sink,
+                        );
+                        bar.finish_and_clear();
+                        res
+                    }
                     Err(e) => Err(DissectError {
                         file: name.clone(),
                         offset: 0,
