@@ -21,8 +21,9 @@ use wsprobe_wire::{OpCode, Session, Violation};
 const PENDING_WINDOW: usize = 32 << 10;
 /// Bytes of one direction looked at before frame synchronisation gives up.
 const PENDING_GIVE_UP: u64 = 512 << 10;
-/// Bytes held by all unclassified connections together.
-const PENDING_BUDGET: usize = 64 << 20;
+/// Bytes held by all unclassified connections of one engine together (two engines,
+/// one per decoding thread, share the connections: 64 MiB in all).
+const PENDING_BUDGET: usize = 32 << 20;
 /// Events held for a connection before its session is numbered.
 const HELD_MAX: usize = 64;
 /// Pings remembered per direction for round-trip times.
@@ -216,14 +217,21 @@ impl<'o> Engine<'o> {
     }
 
     /// Ends every connection still open (the flow table reports them closed first;
-    /// this only catches what it did not).
-    pub(crate) fn finish(&mut self, sink: &mut dyn FnMut(Record)) {
+    /// this only catches what it did not), giving each record with the connection it
+    /// belongs to (in connection order).
+    pub(crate) fn finish_by_conn(&mut self, sink: &mut dyn FnMut(u64, Record)) {
         let mut ids: Vec<u64> = self.conns.keys().copied().collect();
         ids.sort_unstable();
         for id in ids {
             let ctx = self.last;
-            self.closed(id, CloseReason::EndOfCapture, ctx, sink);
+            self.closed(id, CloseReason::EndOfCapture, ctx, &mut |r| sink(id, r));
         }
+    }
+
+    /// Sets the latest position seen (what [`finish_by_conn`](Self::finish_by_conn)
+    /// stamps on what it ends), for an engine that saw only some of the connections.
+    pub(crate) fn set_last(&mut self, packet: u64, ts: i64) {
+        self.last = Ctx { packet, ts };
     }
 
     /// Runs `f` on connection `id` (taken out of the map meanwhile, so that `f` can

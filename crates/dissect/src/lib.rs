@@ -122,9 +122,7 @@ pub fn dissect_reader<R: Read + Send>(
             return Err(DissectError { file: name.to_string(), offset: e.offset, message: e.to_string() });
         }
     };
-    let mut engine = engine::Engine::new(opts, name);
-    let end = pipeline::run(reader, opts.flow, &mut |e| engine.flow_event(e, &mut counting));
-    engine.finish(&mut counting);
+    let end = pipeline::run(reader, opts, name, &mut counting);
     summary.packets = end.packets;
     summary.connections = end.connections;
     let error =

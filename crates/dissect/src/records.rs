@@ -38,6 +38,22 @@ impl Record {
         }
     }
 
+    /// Gives the record's session a new number (records without a session keep none).
+    pub(crate) fn set_session(&mut self, n: u64) {
+        match self {
+            Record::Session(r) => r.session = n,
+            Record::Frame(r) => r.session = n,
+            Record::Message(r) => r.session = n,
+            Record::Violation(r) => r.session = n,
+            Record::Warning(r) => {
+                if r.session.is_some() {
+                    r.session = Some(n);
+                }
+            }
+            Record::Event(r) => r.session = n,
+        }
+    }
+
     /// Packet number the record is tied to (for a session, its first packet).
     pub fn packet(&self) -> u64 {
         match self {
