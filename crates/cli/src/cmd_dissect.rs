@@ -119,10 +119,15 @@ const JSONL_BATCH: usize = 256;
 /// Writes batches of records as JSON lines to standard output until the channel closes.
 fn write_jsonl(rx: std::sync::mpsc::Receiver<Vec<Record>>) -> std::io::Result<()> {
     let stdout = std::io::stdout();
-    let mut w = std::io::BufWriter::new(stdout.lock());
+    let mut w = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
     for batch in rx {
         for r in batch {
-            writeln!(w, "{}", r.to_json())?;
+            // Straight into the buffer; a record that cannot be serialised (none can
+            // today) becomes a warning line, as Record::to_json does.
+            if serde_json::to_writer(&mut w, &r).is_err() {
+                w.write_all(r.to_json().as_bytes())?;
+            }
+            w.write_all(b"\n")?;
         }
     }
     w.flush()
