@@ -59,6 +59,10 @@ pub(crate) struct Assembler {
     roles_known: bool,
     /// Extensions unknown (mid-stream): RSV1 taken as compression, no RSV/inflate verdicts.
     unknown_ext: bool,
+    /// Bytes were lost in capture while the compression window carries over between
+    /// messages: a later message may refer to history the inflater never saw, so its
+    /// failing to inflate is the capture's fault, not the sender's.
+    window_lost: bool,
     pmd: Option<(u8, bool)>,
     inflater: Option<Inflater>,
     phase: Phase,
@@ -79,6 +83,7 @@ impl Assembler {
             limits,
             roles_known: true,
             unknown_ext: false,
+            window_lost: false,
             pmd: None,
             inflater: None,
             phase: Phase::Header { buf: [0; 14], len: 0, start: 0 },
@@ -347,7 +352,7 @@ impl Assembler {
 
     fn inflate_result(&mut self, r: Result<(), InflateError>, offset: u64, out: &mut Vec<Event>) {
         let Err(e) = r else { return };
-        let unknown = self.unknown_ext;
+        let unknown = self.unknown_ext || self.window_lost;
         if let Some(p) = self.partial.as_mut() {
             p.inflate_stopped = true;
             p.msg.truncated = true;
@@ -477,6 +482,9 @@ impl Assembler {
 
     pub(crate) fn gap(&mut self, len: u64, out: &mut Vec<Event>) {
         out.push(Event::Gap { dir: self.dir(), offset: self.pos, len });
+        if self.inflater.as_ref().is_some_and(|i| !i.no_context_takeover()) {
+            self.window_lost = true;
+        }
         let mut left = len;
         if let (Phase::Payload, Some(cur)) = (&self.phase, self.cur.as_mut()) {
             let n = left.min(cur.remaining);

@@ -95,3 +95,29 @@ fn decompression_bomb_is_reported_not_obeyed() {
     let m = out.iter().find_map(Event::as_message).unwrap();
     assert!(m.len <= 1 << 20 && m.truncated, "len {}", m.len);
 }
+
+/// With context takeover, bytes lost in capture take the compression history with
+/// them: later messages that fail to inflate are marked incomplete, not blamed on the
+/// sender.
+#[test]
+fn lost_compression_history_is_not_the_senders_fault() {
+    let mut d = Deflater::new(15, false);
+    let text = "the same words again and again, the same words again and again";
+    let frames: Vec<Vec<u8>> = (0..3)
+        .map(|_| FrameSpec::new(OpCode::TEXT, d.compress_message(text.as_bytes())).rsv(4).encode().unwrap())
+        .collect();
+    let pmd = Some(wsprobe_wire::deflate::PmdConfig::default());
+    let mut s = Session::established(Limits::default(), Established { pmd });
+    let mut out = Vec::new();
+    s.feed(Dir::S2C, &frames[0], &mut out);
+    s.feed(Dir::S2C, &frames[1][..3], &mut out);
+    s.gap(Dir::S2C, (frames[1].len() - 3) as u64, &mut out); // message 2 lost in capture
+    s.feed(Dir::S2C, &frames[2], &mut out); // refers back to message 2's text
+    s.finish(&mut out);
+    let rules: Vec<Rule> = out.iter().filter_map(Event::as_violation).map(|v| v.rule).collect();
+    assert_eq!(rules, vec![], "{out:?}");
+    let msgs: Vec<_> = out.iter().filter_map(Event::as_message).collect();
+    assert_eq!(msgs.len(), 3);
+    assert_eq!(msgs[0].payload, text.as_bytes());
+    assert!(msgs[1].incomplete && msgs[2].incomplete);
+}
