@@ -8,7 +8,8 @@ use crate::deflate::{InflateError, Inflater, PmdConfig};
 use crate::event::{Event, FrameEvent, Message};
 use crate::frame::{FrameHeader, HeaderContext, OpCode, Parsed, header_violations, parse_header};
 use crate::mask::mask_into;
-use crate::session::{Limits, resync_point};
+use crate::session::Limits;
+use crate::sync::Search;
 use crate::utf8::Utf8Validator;
 use crate::{Dir, Role, Rule, Violation};
 
@@ -22,7 +23,7 @@ enum Phase {
     /// Inside a frame's payload.
     Payload,
     /// Looking for a frame boundary; `base` is the offset of `buf[0]`.
-    Resync { buf: Vec<u8>, base: u64 },
+    Resync { buf: Vec<u8>, base: u64, search: Search },
 }
 
 /// Where the payload of the current frame goes.
@@ -109,14 +110,14 @@ impl Assembler {
         self.roles_known = false;
         self.unknown_ext = true;
         self.frag_known = false;
-        self.phase = Phase::Resync { buf: Vec::new(), base: self.pos };
+        self.phase = Phase::Resync { buf: Vec::new(), base: self.pos, search: Search::default() };
     }
 
     pub(crate) fn set_position(&mut self, pos: u64) {
         self.pos = pos;
         match &mut self.phase {
             Phase::Header { start, len: 0, .. } => *start = pos,
-            Phase::Resync { buf, base } if buf.is_empty() => *base = pos,
+            Phase::Resync { buf, base, .. } if buf.is_empty() => *base = pos,
             _ => {}
         }
     }
@@ -159,14 +160,15 @@ impl Assembler {
                         self.end_frame(out);
                     }
                 }
-                Phase::Resync { buf, base } => {
+                Phase::Resync { buf, base, search } => {
                     let room = self.limits.resync_buffer.saturating_sub(buf.len());
                     let take = room.min(data.len() - i);
                     buf.extend_from_slice(&data[i..i + take]);
                     i += take;
                     self.pos += take as u64;
                     let sender = self.roles_known.then_some(self.sender);
-                    if let Some(at) = resync_point(buf, sender) {
+                    if let Some(b) = search.find(buf, sender) {
+                        let at = b.at;
                         let buf = std::mem::take(buf);
                         let base = *base;
                         out.push(Event::Resynced {
@@ -181,6 +183,7 @@ impl Assembler {
                         // No proof in a full buffer: drop its older half and keep looking.
                         let half = buf.len() / 2;
                         buf.drain(..half);
+                        search.shift(half);
                         *base += half as u64;
                     }
                 }
@@ -509,7 +512,7 @@ impl Assembler {
         self.cut_short(out);
         self.pos += left;
         self.frag_known = false;
-        self.phase = Phase::Resync { buf: Vec::new(), base: self.pos };
+        self.phase = Phase::Resync { buf: Vec::new(), base: self.pos, search: Search::default() };
     }
 
     /// Header bytes held and how many more the header needs, if it is unfinished.

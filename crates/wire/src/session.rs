@@ -8,7 +8,6 @@ use crate::deflate::{self, PmdConfig};
 use crate::event::Event;
 use crate::extensions::Extension;
 use crate::handshake::{self, Progress, Request};
-use crate::sync::find_boundary;
 use crate::{Dir, Role, Rule, Violation};
 use std::collections::VecDeque;
 
@@ -328,61 +327,4 @@ fn negotiate_pmd(
 
 fn content_length(v: Option<&[u8]>) -> u64 {
     v.and_then(|v| std::str::from_utf8(v).ok()).and_then(|s| s.trim().parse().ok()).unwrap_or(0)
-}
-
-/// Used by [`Assembler`] when bytes are lost: finds where to start decoding again.
-pub(crate) fn resync_point(buf: &[u8], sender: Option<Role>) -> Option<usize> {
-    find_boundary(buf, sender).map(|b| b.at)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::handshake::{RequestBuilder, accept_key};
-
-    const KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
-
-    #[test]
-    fn unparsable_answer_to_an_upgrade_is_a_server_violation() {
-        let mut s = Session::new(Limits::default());
-        let mut out = Vec::new();
-        s.feed(Dir::C2S, &RequestBuilder::new("h", KEY).build(), &mut out);
-        s.feed(Dir::S2C, b"SSH-2.0-nope\r\n\r\n", &mut out);
-        let v: Vec<_> = out
-            .iter()
-            .filter_map(|e| match e {
-                Event::Violation(v) => Some((v.rule, v.by)),
-                _ => None,
-            })
-            .collect();
-        assert_eq!(v, vec![(Rule::HsResponseMalformed, Role::Server)]);
-        assert!(out.iter().any(|e| matches!(e, Event::HttpError { .. })));
-        // Garbage answering a plain request is not judged.
-        let mut s = Session::new(Limits::default());
-        out.clear();
-        s.feed(Dir::C2S, b"GET / HTTP/1.1\r\nHost: h\r\n\r\n", &mut out);
-        s.feed(Dir::S2C, b"SSH-2.0-nope\r\n\r\n", &mut out);
-        assert!(!out.iter().any(|e| matches!(e, Event::Violation(_))));
-    }
-
-    #[test]
-    fn negotiated_deflate_is_exposed() {
-        let mut s = Session::new(Limits::default());
-        let mut out = Vec::new();
-        let req =
-            RequestBuilder::new("h", KEY).extensions("permessage-deflate; client_max_window_bits").build();
-        s.feed(Dir::C2S, &req, &mut out);
-        assert_eq!(s.pmd(), None);
-        let resp = format!(
-            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-             Sec-WebSocket-Accept: {}\r\nSec-WebSocket-Extensions: permessage-deflate; \
-             server_no_context_takeover; client_max_window_bits=10\r\n\r\n",
-            accept_key(KEY)
-        );
-        s.feed(Dir::S2C, resp.as_bytes(), &mut out);
-        let pmd = s.pmd().expect("negotiated");
-        assert!(pmd.server_no_context_takeover && !pmd.client_no_context_takeover);
-        assert_eq!(pmd.client_max_window_bits, 10);
-        assert_eq!(Session::mid_stream(Limits::default()).pmd(), None);
-    }
 }

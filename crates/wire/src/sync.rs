@@ -35,36 +35,104 @@ pub struct Boundary {
     pub masked: bool,
 }
 
-/// Finds the first offset in `buf` from which plausible headers chain either exactly to
-/// the end of `buf` (the usual case: a TCP segment ends with a frame), or through at
-/// least two complete frames into a plausible unfinished one. All frames of the chain
-/// must agree on the MASK bit.
-pub fn find_boundary(buf: &[u8], sender: Option<Role>) -> Option<Boundary> {
-    (0..buf.len()).find_map(|at| chain_from(buf, at, sender).map(|masked| Boundary { at, masked }))
+/// Longest chain followed from one start: that many plausible frames in a row prove it.
+const CHAIN_MAX: usize = 64;
+
+/// Undecided starts an incremental [`Search`] keeps; later ones count as rejected.
+const UNDECIDED_MAX: usize = 4096;
+
+/// What the bytes from one start position prove about a frame boundary there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Chain {
+    /// A boundary: the chain of frames from here is proved.
+    Proved {
+        /// Whether the frames are masked (so, sent by a client).
+        masked: bool,
+    },
+    /// Not a boundary, whatever bytes follow.
+    Rejected,
+    /// The chain runs into the end of the bytes before anything is proved.
+    Undecided,
 }
 
-fn chain_from(buf: &[u8], at: usize, sender: Option<Role>) -> Option<bool> {
+/// Follows plausible headers from `at`. The chain is proved when it ends exactly at
+/// the end of `buf` (a TCP segment usually ends with a frame), when at least two
+/// complete frames lead into an unfinished one, or when it reaches [`CHAIN_MAX`]
+/// frames. All frames must agree on the MASK bit. An empty non-final data frame
+/// rejects the start: runs of zero bytes parse as chains of them.
+pub fn chain_at(buf: &[u8], at: usize, sender: Option<Role>) -> Chain {
     let mut pos = at;
     let mut complete = 0usize;
     let mut masked = None;
     loop {
         let h = match parse_header(&buf[pos..]) {
             Parsed::Header(h) => h,
-            Parsed::Incomplete { .. } => return (complete >= 2).then_some(masked.unwrap_or(false)),
+            Parsed::Incomplete { .. } if complete >= 2 => {
+                return Chain::Proved { masked: masked.unwrap_or(false) };
+            }
+            Parsed::Incomplete { .. } => return Chain::Undecided,
         };
-        if !plausible(&h, sender) || masked.is_some_and(|m| m != h.masked) {
-            return None;
+        let empty_fragment = !h.fin && h.payload_len == 0 && !h.opcode.is_control();
+        if !plausible(&h, sender) || masked.is_some_and(|m| m != h.masked) || empty_fragment {
+            return Chain::Rejected;
         }
         masked = Some(h.masked);
         let end = pos as u64 + u64::from(h.header_len) + h.payload_len;
-        if end == buf.len() as u64 {
-            return Some(h.masked);
+        let len = buf.len() as u64;
+        if end == len || (end > len && complete >= 2) || complete + 1 >= CHAIN_MAX {
+            return Chain::Proved { masked: h.masked };
         }
-        if end > buf.len() as u64 {
-            return (complete >= 2).then_some(h.masked);
+        if end > len {
+            return Chain::Undecided;
         }
         complete += 1;
         pos = end as usize;
+    }
+}
+
+/// Finds the first offset in `buf` from which a chain of frames is proved
+/// ([`chain_at`]).
+pub fn find_boundary(buf: &[u8], sender: Option<Role>) -> Option<Boundary> {
+    (0..buf.len()).find_map(|at| match chain_at(buf, at, sender) {
+        Chain::Proved { masked } => Some(Boundary { at, masked }),
+        _ => None,
+    })
+}
+
+/// An incremental boundary search over a buffer that grows at its end: starts already
+/// rejected are never looked at again, so each feed costs what it adds plus the few
+/// starts still undecided, not the whole buffer again.
+#[derive(Debug, Clone, Default)]
+pub struct Search {
+    undecided: Vec<usize>,
+    scanned: usize,
+}
+
+impl Search {
+    /// The first proved boundary in `buf` (which holds the earlier bytes unchanged).
+    pub fn find(&mut self, buf: &[u8], sender: Option<Role>) -> Option<Boundary> {
+        let earlier = std::mem::take(&mut self.undecided);
+        let mut still = Vec::new();
+        for at in earlier.into_iter().chain(self.scanned..buf.len()) {
+            match chain_at(buf, at, sender) {
+                Chain::Proved { masked } => return Some(Boundary { at, masked }),
+                Chain::Rejected => {}
+                Chain::Undecided if still.len() < UNDECIDED_MAX => still.push(at),
+                Chain::Undecided => {}
+            }
+        }
+        self.undecided = still;
+        self.scanned = buf.len();
+        None
+    }
+
+    /// The buffer dropped its first `n` bytes.
+    pub fn shift(&mut self, n: usize) {
+        self.undecided.retain(|&a| a >= n);
+        for a in &mut self.undecided {
+            *a -= n;
+        }
+        self.scanned = self.scanned.saturating_sub(n);
     }
 }
 

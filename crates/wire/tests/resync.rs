@@ -121,3 +121,26 @@ fn lost_compression_history_is_not_the_senders_fault() {
     assert_eq!(msgs[0].payload, text.as_bytes());
     assert!(msgs[1].incomplete && msgs[2].incomplete);
 }
+
+/// Zero bytes parse as empty non-final continuation frames; they must not prove a
+/// boundary (found by review: a gap into a zero-filled payload resynchronised inside it).
+#[test]
+fn zero_filled_payload_does_not_fake_a_boundary() {
+    let first = FrameSpec::new(OpCode::TEXT, *b"first").encode().unwrap();
+    let zeros = FrameSpec::new(OpCode::BINARY, vec![0u8; 3000]).encode().unwrap();
+    let hello = FrameSpec::new(OpCode::TEXT, *b"hello").encode().unwrap();
+    let mut s = Session::established(Limits::default(), Established::default());
+    let mut out = Vec::new();
+    s.feed(Dir::S2C, &first[..3], &mut out);
+    let lost = (first.len() - 3 + 4 + 101) as u64; // rest of "first", the header, 101 payload bytes
+    s.gap(Dir::S2C, lost, &mut out);
+    for chunk in zeros[4 + 101..].chunks(1448) {
+        s.feed(Dir::S2C, chunk, &mut out);
+    }
+    s.feed(Dir::S2C, &hello, &mut out);
+    s.finish(&mut out);
+    assert_eq!(out.iter().filter_map(Event::as_violation).count(), 0, "{out:?}");
+    let texts: Vec<&[u8]> =
+        out.iter().filter_map(Event::as_message).filter(|m| !m.incomplete).map(|m| &m.payload[..]).collect();
+    assert_eq!(texts, vec![&b"hello"[..]]);
+}
