@@ -3,7 +3,7 @@
 //! frames between fragments, UTF-8, permessage-deflate, close), with every rule that
 //! applies judged as the bytes arrive.
 
-use crate::close::parse_close;
+use crate::close::parse_close_kept;
 use crate::deflate::{InflateError, Inflater, PmdConfig};
 use crate::event::{Event, FrameEvent, Message};
 use crate::frame::{FrameHeader, HeaderContext, OpCode, Parsed, header_violations, parse_header};
@@ -60,10 +60,13 @@ pub(crate) struct Assembler {
     roles_known: bool,
     /// Extensions unknown (mid-stream): RSV1 taken as compression, no RSV/inflate verdicts.
     unknown_ext: bool,
-    /// Bytes were lost in capture while the compression window carries over between
-    /// messages: a later message may refer to history the inflater never saw, so its
-    /// failing to inflate is the capture's fault, not the sender's.
+    /// Bytes were lost in capture (or never inflated) while the compression window
+    /// carries over between messages: a later message may refer to history the
+    /// inflater never saw, so its failing to inflate is not the sender's fault. Ends
+    /// once a full window (32 KiB) has been inflated again.
     window_lost: bool,
+    /// Bytes inflated since the window was lost.
+    rebuilt: u64,
     pmd: Option<(u8, bool)>,
     inflater: Option<Inflater>,
     phase: Phase,
@@ -85,6 +88,7 @@ impl Assembler {
             roles_known: true,
             unknown_ext: false,
             window_lost: false,
+            rebuilt: 0,
             pmd: None,
             inflater: None,
             phase: Phase::Header { buf: [0; 14], len: 0, start: 0 },
@@ -355,6 +359,11 @@ impl Assembler {
 
     fn inflate_result(&mut self, r: Result<(), InflateError>, offset: u64, out: &mut Vec<Event>) {
         let Err(e) = r else { return };
+        if e == InflateError::EmptyPayload {
+            // Nothing reached the inflater: its window is intact.
+            self.violation(Rule::PmdInflateError, offset, e.to_string(), out);
+            return;
+        }
         let unknown = self.unknown_ext || self.window_lost;
         if let Some(p) = self.partial.as_mut() {
             p.inflate_stopped = true;
@@ -362,6 +371,13 @@ impl Assembler {
             if unknown {
                 p.msg.incomplete = true;
             }
+        }
+        // After a limit, the rest of the message never reaches the window: later
+        // messages may refer to it.
+        if matches!(e, InflateError::Limit { .. })
+            && self.inflater.as_ref().is_some_and(|i| !i.no_context_takeover())
+        {
+            self.lose_window();
         }
         if let Some(inf) = self.inflater.as_mut() {
             inf.reset();
@@ -374,7 +390,7 @@ impl Assembler {
                 out,
             ),
             InflateError::Corrupt(msg) if !unknown => self.violation(Rule::PmdInflateError, offset, msg, out),
-            InflateError::Corrupt(_) => {}
+            InflateError::Corrupt(_) | InflateError::EmptyPayload => {}
         }
     }
 
@@ -407,7 +423,8 @@ impl Assembler {
                     close: None,
                 };
                 if h.opcode == OpCode::CLOSE {
-                    let (info, problems) = parse_close(&msg.payload);
+                    let whole = msg.payload.len() as u64 == h.payload_len;
+                    let (info, problems) = parse_close_kept(&msg.payload, whole);
                     if cur.missing == 0 {
                         let body = cur.offset + u64::from(h.header_len);
                         for (rule, at, detail) in problems {
@@ -448,6 +465,12 @@ impl Assembler {
                 if bad_utf8 {
                     self.violation(Rule::Utf8TextInvalid, end, "invalid UTF-8 in the decompressed text", out);
                 }
+                if let Ok(len) = r
+                    && self.window_lost
+                {
+                    self.rebuilt += len;
+                    self.window_lost = self.rebuilt < 1 << 15;
+                }
                 self.partial = Some(p);
                 self.inflate_result(r.map(|_| ()), end, out);
                 let Some(q) = self.partial.take() else { return };
@@ -468,6 +491,12 @@ impl Assembler {
         out.push(Event::Message(p.msg));
     }
 
+    /// Notes that the compression history is incomplete from here on.
+    fn lose_window(&mut self) {
+        self.window_lost = true;
+        self.rebuilt = 0;
+    }
+
     /// Reports an unfinished message as incomplete.
     /// `in_frame`: whether the message's last frame was cut short (so it ends here).
     fn abandon(&mut self, mut p: Partial, in_frame: bool, out: &mut Vec<Event>) {
@@ -486,7 +515,7 @@ impl Assembler {
     pub(crate) fn gap(&mut self, len: u64, out: &mut Vec<Event>) {
         out.push(Event::Gap { dir: self.dir(), offset: self.pos, len });
         if self.inflater.as_ref().is_some_and(|i| !i.no_context_takeover()) {
-            self.window_lost = true;
+            self.lose_window();
         }
         let mut left = len;
         if let (Phase::Payload, Some(cur)) = (&self.phase, self.cur.as_mut()) {

@@ -64,6 +64,13 @@ impl CloseInfo {
 /// Decodes a Close payload and judges it. Problems come back as
 /// `(rule, offset within the payload, detail)`.
 pub fn parse_close(payload: &[u8]) -> (CloseInfo, Vec<(Rule, usize, String)>) {
+    parse_close_kept(payload, true)
+}
+
+/// [`parse_close`] for a payload of which only the first bytes were kept
+/// (`complete == false`): the reason is judged only as far as it goes, so a UTF-8
+/// sequence cut at the end of the kept bytes is not a violation.
+pub fn parse_close_kept(payload: &[u8], complete: bool) -> (CloseInfo, Vec<(Rule, usize, String)>) {
     let mut problems = Vec::new();
     match payload {
         [] => (CloseInfo { code: None, reason: Vec::new() }, problems),
@@ -76,7 +83,9 @@ pub fn parse_close(payload: &[u8]) -> (CloseInfo, Vec<(Rule, usize, String)>) {
             if !code_allowed_on_wire(code) {
                 problems.push((Rule::CloseCodeInvalid, 0, format!("close code {code}")));
             }
-            if let Err(e) = crate::utf8::validate(reason) {
+            let mut v = crate::utf8::Utf8Validator::new();
+            let verdict = v.feed(reason).and_then(|()| if complete { v.finish() } else { Ok(()) });
+            if let Err(e) = verdict {
                 problems.push((
                     Rule::CloseReasonInvalidUtf8,
                     2 + e.at as usize,
@@ -112,5 +121,9 @@ mod tests {
         assert_eq!((info.code, info.reason.as_slice(), p.len()), (Some(1000), &b"ok"[..], 0));
         let (_, p) = parse_close(&[0x03, 0xE8, b'a', 0xFF]);
         assert_eq!((p[0].0, p[0].1), (Rule::CloseReasonInvalidUtf8, 3));
+        // Cut inside "é": invalid when the payload is whole, fine when only a prefix was kept.
+        let cut = [0x03, 0xE8, b'a', 0xC3];
+        assert_eq!(parse_close(&cut).1.len(), 1);
+        assert!(parse_close_kept(&cut, false).1.is_empty());
     }
 }

@@ -657,3 +657,21 @@ mod deflate_scan {
         (Huff::new(&lengths[..hlit]), Huff::new(&lengths[hlit..]))
     }
 }
+
+/// An empty payload with RSV1 is not a compressed message (found by review: it left
+/// the inflater inside a stored block and the next, valid message was blamed).
+#[test]
+fn empty_compressed_payload_is_reported_and_the_window_survives() {
+    let mut d = Deflater::new(15, false);
+    let mut inf = Inflater::new(15, false, 1 << 20);
+    let first = d.compress_message(b"hello hello hello");
+    let second = d.compress_message(b"hello hello hello");
+    let mut out = Vec::new();
+    inf.push(&first, &mut out).unwrap();
+    inf.finish_message(&mut out).unwrap();
+    assert_eq!(inf.finish_message(&mut Vec::new()), Err(InflateError::EmptyPayload));
+    let mut out2 = Vec::new();
+    inf.push(&second, &mut out2).unwrap();
+    inf.finish_message(&mut out2).unwrap();
+    assert_eq!(out2, b"hello hello hello");
+}

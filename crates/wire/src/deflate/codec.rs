@@ -27,6 +27,11 @@ pub enum InflateError {
     /// does not have, e.g. after a reset).
     #[error("invalid DEFLATE data: {0}")]
     Corrupt(String),
+    /// The message had no payload at all: with the `00 00 ff ff` tail alone that is an
+    /// unfinished block, not a message (an empty message compresses to `00`, RFC 7692
+    /// §7.2.3.6). Nothing was fed, so the window is intact.
+    #[error("empty payload with the compression bit set (an empty message compresses to 0x00)")]
+    EmptyPayload,
 }
 
 /// Inflates the compressed messages of one direction (RFC 7692 §7.2.2).
@@ -42,6 +47,8 @@ pub struct Inflater {
     max_output: usize,
     /// Output of the current message so far.
     msg_out: usize,
+    /// Compressed bytes of the current message so far.
+    msg_in: usize,
     /// Output buffer of one step.
     chunk: Vec<u8>,
     /// The last [`WINDOW`] bytes inflated since the context started (a ring buffer,
@@ -78,6 +85,7 @@ impl Inflater {
             no_context_takeover,
             max_output,
             msg_out: 0,
+            msg_in: 0,
             chunk: vec![0; CHUNK],
             history: History::default(),
             stream_ended: false,
@@ -123,6 +131,7 @@ impl Inflater {
         if let Some(e) = &self.failed {
             return Err(e.clone());
         }
+        self.msg_in += input.len();
         let r = self.feed(input, sink);
         if let Err(e) = &r {
             self.failed = Some(e.clone());
@@ -140,6 +149,12 @@ impl Inflater {
 
     /// Like [`finish_message`](Self::finish_message), handing output to `sink`.
     pub fn finish_message_with(&mut self, sink: &mut dyn FnMut(&[u8])) -> Result<u64, InflateError> {
+        if self.failed.is_none() && self.msg_in == 0 {
+            // Feeding the tail alone would leave the inflater inside a stored block.
+            self.msg_out = 0;
+            return Err(InflateError::EmptyPayload);
+        }
+        self.msg_in = 0;
         let r = match self.failed.take() {
             Some(e) => Err(e),
             // A stream that ended exactly at the message's end (a `BFINAL` block
@@ -161,6 +176,7 @@ impl Inflater {
     pub fn reset(&mut self) {
         self.reset_context();
         self.msg_out = 0;
+        self.msg_in = 0;
         self.failed = None;
     }
 
