@@ -62,6 +62,22 @@ struct HttpDir {
     skip: u64,
     /// A head failed to parse or an upgrade request waits for its answer: hold bytes.
     hold: bool,
+    /// Bytes missing among those held (lost in capture, or past the hold limit):
+    /// `(position in buf, length)`, replayed as gaps once frames are decoded.
+    gaps: Vec<(usize, u64)>,
+}
+
+/// Most separate holes kept among the bytes held behind an unanswered upgrade.
+const HELD_GAPS_MAX: usize = 16;
+
+impl HttpDir {
+    /// Records `len` missing bytes at the current end of the held bytes.
+    fn hole(&mut self, len: u64) {
+        match self.gaps.last_mut() {
+            Some((at, n)) if *at == self.buf.len() => *n += len,
+            _ => self.gaps.push((self.buf.len(), len)),
+        }
+    }
 }
 
 /// The state machine for one connection.
@@ -131,9 +147,12 @@ impl Session {
             Stage::Http => {
                 let h = &mut self.http[dir.index()];
                 if h.buf.len() + data.len() > self.limits.http_head_max.max(1 << 16) && h.hold {
-                    // Bytes pipelined behind an unanswered upgrade: keep a bounded amount.
+                    // Bytes pipelined behind an unanswered upgrade: keep a bounded amount,
+                    // and remember the rest as missing.
                     let room = (self.limits.http_head_max.max(1 << 16)).saturating_sub(h.buf.len());
-                    h.buf.extend_from_slice(&data[..room.min(data.len())]);
+                    let kept = room.min(data.len());
+                    h.buf.extend_from_slice(&data[..kept]);
+                    h.hole((data.len() - kept) as u64);
                 } else {
                     h.buf.extend_from_slice(data);
                 }
@@ -145,6 +164,13 @@ impl Session {
     /// Reports `len` bytes of one direction lost in capture.
     pub fn gap(&mut self, dir: Dir, len: u64, out: &mut Vec<Event>) {
         if let Stage::Http = self.stage {
+            let h = &mut self.http[dir.index()];
+            if dir == Dir::C2S && h.hold && h.gaps.len() < HELD_GAPS_MAX && !self.requests.is_empty() {
+                // Lost after a complete upgrade request: the answer can still be followed;
+                // the hole is replayed among the client's frames once they are decoded.
+                h.hole(len);
+                return;
+            }
             // The handshake cannot be followed any more: decode what follows as frames
             // of unknown negotiation.
             let offsets = [
@@ -256,8 +282,16 @@ impl Session {
                 };
                 if !switching {
                     h.skip = content_length(resp.header("content-length"));
-                    // The client may try again (or go on with plain HTTP).
-                    self.http[0].hold = false;
+                    // The client may try again (or go on with plain HTTP). What it sent
+                    // across a hole meanwhile cannot be parsed as HTTP: drop it.
+                    let c = &mut self.http[0];
+                    c.hold = false;
+                    if !c.gaps.is_empty() {
+                        let dropped = c.buf.len() as u64 + c.gaps.iter().map(|g| g.1).sum::<u64>();
+                        c.base += dropped;
+                        c.buf.clear();
+                        c.gaps.clear();
+                    }
                 }
                 out.push(Event::Response { offset, response: resp, negotiated });
                 if switching {
@@ -295,8 +329,14 @@ impl Session {
             a.set_negotiated(pmd.as_ref());
             let h = std::mem::take(&mut self.http[i]);
             a.set_position(h.base);
-            if !h.buf.is_empty() {
-                a.feed(&h.buf, out);
+            let mut from = 0;
+            for (at, len) in h.gaps {
+                a.feed(&h.buf[from..at], out);
+                a.gap(len, out);
+                from = at;
+            }
+            if from < h.buf.len() {
+                a.feed(&h.buf[from..], out);
             }
         }
     }

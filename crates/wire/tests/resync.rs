@@ -144,3 +144,33 @@ fn zero_filled_payload_does_not_fake_a_boundary() {
         out.iter().filter_map(Event::as_message).filter(|m| !m.incomplete).map(|m| &m.payload[..]).collect();
     assert_eq!(texts, vec![&b"hello"[..]]);
 }
+
+/// Bytes of the client lost after its upgrade request do not hide the server's 101
+/// (found by review: the whole session fell back to mid-stream decoding).
+#[test]
+fn client_gap_after_the_request_keeps_the_handshake() {
+    use wsprobe_wire::handshake::{RequestBuilder, accept_key};
+    let key = "dGhlIHNhbXBsZSBub25jZQ==";
+    let req = RequestBuilder::new("example.com", key).build();
+    let resp = format!(
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {}\r\n\r\n",
+        accept_key(key)
+    );
+    let c1 = FrameSpec::new(OpCode::TEXT, *b"lost").masked([1, 2, 3, 4]).encode().unwrap();
+    let c2 = FrameSpec::new(OpCode::TEXT, *b"kept").masked([1, 2, 3, 4]).encode().unwrap();
+    let s1 = FrameSpec::new(OpCode::TEXT, *b"server says hi").encode().unwrap();
+    let mut s = Session::new(Limits::default());
+    let mut out = Vec::new();
+    s.feed(Dir::C2S, &req, &mut out);
+    s.gap(Dir::C2S, c1.len() as u64, &mut out);
+    s.feed(Dir::C2S, &c2, &mut out);
+    s.feed(Dir::S2C, resp.as_bytes(), &mut out);
+    s.feed(Dir::S2C, &s1, &mut out);
+    s.finish(&mut out);
+    assert!(out.iter().any(|e| matches!(e, Event::Established)), "{out:?}");
+    assert_eq!(out.iter().filter_map(Event::as_violation).count(), 0, "{out:?}");
+    let msgs: Vec<(Dir, &[u8])> =
+        out.iter().filter_map(Event::as_message).map(|m| (m.dir, &m.payload[..])).collect();
+    assert!(msgs.contains(&(Dir::C2S, &b"kept"[..])), "{msgs:?}");
+    assert!(msgs.contains(&(Dir::S2C, &b"server says hi"[..])), "{msgs:?}");
+}
