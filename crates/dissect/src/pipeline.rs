@@ -131,6 +131,10 @@ impl Numbering<'_> {
                 }
                 _ => self.map.get(&(capture_thread, local)).copied().unwrap_or(local),
             };
+            if matches!(&r, Record::Event(e) if e.kind == "closed") {
+                // A session's last record: forget it, so memory stays flat.
+                self.map.remove(&(capture_thread, local));
+            }
             r.set_session(n);
         }
         (self.sink)(r);
