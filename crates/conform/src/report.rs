@@ -181,7 +181,7 @@ pub fn diff_baseline(results: &[CaseResult], baseline: &Baseline, all_ran: bool)
                     || e.behavior_close.as_deref().is_some_and(|c| c != got_c)
                     || e.outcome.is_some_and(|o| o != r.verdict.outcome);
                 if differs {
-                    let expected_fail = e.outcome.map_or(e.behavior == "FAILED", |o| o == Outcome::Failed);
+                    let expected_fail = e.expects_failure();
                     out.push(Difference {
                         id: r.case.id.clone(),
                         expected: describe(&e.behavior, e.behavior_close.as_deref(), e.outcome),
@@ -208,12 +208,24 @@ pub fn diff_baseline(results: &[CaseResult], baseline: &Baseline, all_ran: bool)
     out
 }
 
+impl Expected {
+    /// Whether the entry expects the case to fail: its outcome says so, or (for an
+    /// entry in Autobahn's words only) its behavior or its close verdict does.
+    pub fn expects_failure(&self) -> bool {
+        const FAILING_CLOSE: [&str; 4] = ["FAILED", "WRONG CODE", "UNCLEAN", "FAILED BY CLIENT"];
+        self.outcome.map_or_else(
+            || {
+                self.behavior == "FAILED"
+                    || self.behavior_close.as_deref().is_some_and(|c| FAILING_CLOSE.contains(&c))
+            },
+            |o| o == Outcome::Failed,
+        )
+    }
+}
+
 /// Whether a failed case is expected to fail by the baseline.
 pub fn failure_expected(r: &CaseResult, baseline: Option<&Baseline>) -> bool {
-    let Some(e) = baseline.and_then(|b| b.get(&r.case.id)) else {
-        return false;
-    };
-    e.outcome.map_or(e.behavior == "FAILED", |o| o == Outcome::Failed)
+    baseline.and_then(|b| b.get(&r.case.id)).is_some_and(Expected::expects_failure)
 }
 
 fn categories(results: &[CaseResult]) -> Vec<(String, String, Counts)> {

@@ -6,7 +6,7 @@
 use crate::catalog::{Case, HandshakeExpect, RequestEdit};
 use crate::steps::{FrameStep, MaskMode, Payload, Step};
 use crate::transcript::{Transcript, frame_line};
-use crate::verdict::{self, Finding, Observed, Received};
+use crate::verdict::{self, Finding, Observed, Received, ResponseFailure};
 use base64::Engine as _;
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -238,11 +238,12 @@ fn build_request(case: &Case, opts: &RunOptions, key: &str) -> Vec<u8> {
     b.build()
 }
 
-/// Reads an HTTP response head; returns it with the bytes that followed it.
+/// Reads an HTTP response head; returns it with the bytes that followed it, or why
+/// none came (with a description).
 async fn read_response(
     stream: &mut TcpStream,
     limit: Duration,
-) -> Result<(handshake::Response, Vec<u8>, Vec<u8>), String> {
+) -> Result<(handshake::Response, Vec<u8>, Vec<u8>), (ResponseFailure, String)> {
     let mut buf = Vec::with_capacity(1024);
     let deadline = tokio::time::Instant::now() + limit;
     loop {
@@ -252,17 +253,37 @@ async fn read_response(
                 return Ok((value, buf, rest));
             }
             Ok(Progress::Partial) => {}
-            Err(e) => return Err(format!("malformed handshake response: {}", e.message)),
+            Err(e) => {
+                return Err((
+                    ResponseFailure::Malformed,
+                    format!("malformed handshake response: {}", e.message),
+                ));
+            }
         }
         let mut chunk = [0u8; 4096];
         match tokio::time::timeout_at(deadline, stream.read(&mut chunk)).await {
-            Err(_) => return Err(format!("no complete handshake response within {limit:?}")),
-            Ok(Ok(0)) if buf.is_empty() => {
-                return Err("connection closed before any handshake response".into());
+            Err(_) => {
+                return Err((
+                    ResponseFailure::TimedOut,
+                    format!("no complete handshake response within {limit:?}"),
+                ));
             }
-            Ok(Ok(0)) => return Err("connection closed inside the handshake response".into()),
+            Ok(Ok(0)) if buf.is_empty() => {
+                return Err((
+                    ResponseFailure::Closed,
+                    "connection closed before any handshake response".into(),
+                ));
+            }
+            Ok(Ok(0)) => {
+                return Err((
+                    ResponseFailure::Closed,
+                    "connection closed inside the handshake response".into(),
+                ));
+            }
             Ok(Ok(n)) => buf.extend_from_slice(&chunk[..n]),
-            Ok(Err(e)) => return Err(format!("reading the handshake response: {e}")),
+            Ok(Err(e)) => {
+                return Err((ResponseFailure::Closed, format!("reading the handshake response: {e}")));
+            }
         }
     }
 }
@@ -302,8 +323,9 @@ pub async fn run_case(case: &Case, opts: &RunOptions) -> CaseRun {
     }
     let (response, head, rest) = match read_response(&mut stream, opts.timeout).await {
         Ok(r) => r,
-        Err(e) => {
+        Err((failure, e)) => {
             tr.note(&e);
+            obs.response_failure = Some(failure);
             if case.handshake == HandshakeExpect::Reject {
                 obs.notes.push(e);
             } else {
@@ -336,6 +358,7 @@ pub async fn run_case(case: &Case, opts: &RunOptions) -> CaseRun {
     let (rd, wr) = stream.into_split();
     let mut ctl = Controller::new(case, opts, keys, obs, tr, rd, wr, rest);
     ctl.run().await;
+    ctl.judge_pongs();
     let Controller { obs, tr, .. } = ctl;
     CaseRun { observed: obs, transcript: tr, duration: start.elapsed() }
 }
@@ -443,6 +466,8 @@ struct Controller<'a> {
     close_at: Option<Instant>,
     watchdog: Instant,
     pings: VecDeque<Vec<u8>>,
+    /// Pongs that answered no outstanding Ping while one was outstanding.
+    stray_pongs: Vec<Vec<u8>>,
     messages_received: u64,
     flood_cap: usize,
     stream: Option<(OpCode, [u8; 4], u64, bool)>,
@@ -450,6 +475,19 @@ struct Controller<'a> {
 }
 
 impl<'a> Controller<'a> {
+    /// A Ping still unanswered at the end, with Pongs of other payloads received
+    /// meanwhile: those were its answer, with the wrong payload (§5.5.3).
+    fn judge_pongs(&mut self) {
+        if let (Some(ping), Some(pong)) = (self.pings.front(), self.stray_pongs.first()) {
+            let detail = format!(
+                "ping {} was answered with pong {}",
+                crate::steps::describe_bytes(ping),
+                crate::steps::describe_bytes(pong)
+            );
+            self.obs.findings.push(Finding { rule: Rule::PongPayloadMismatch, detail });
+        }
+    }
+
     #[allow(clippy::too_many_arguments)]
     fn new(
         case: &'a Case,
@@ -500,6 +538,7 @@ impl<'a> Controller<'a> {
             close_at: None,
             watchdog,
             pings: VecDeque::new(),
+            stray_pongs: Vec::new(),
             messages_received: 0,
             flood_cap: case.ok_len() * 2 + 10_000,
             stream: None,
@@ -716,13 +755,10 @@ impl<'a> Controller<'a> {
                 if let Some(i) = self.pings.iter().position(|q| *q == p) {
                     // Answers this ping (and, as §5.5.3 allows, the earlier ones).
                     self.pings.drain(..=i);
-                } else if let Some(oldest) = self.pings.front() {
-                    let detail = format!(
-                        "pong payload {} answers no outstanding ping (oldest unanswered: {})",
-                        crate::steps::describe_bytes(&p),
-                        crate::steps::describe_bytes(oldest)
-                    );
-                    self.obs.findings.push(Finding { rule: Rule::PongPayloadMismatch, detail });
+                } else if !self.pings.is_empty() && self.stray_pongs.len() < 16 {
+                    // Unsolicited (a heartbeat, §5.5.3 allows it) or a wrong answer: which
+                    // one shows at the end, if the ping is still unanswered then.
+                    self.stray_pongs.push(p.clone());
                 }
                 self.obs.received.push(Received::Pong(p));
                 self.finish_when_done();
@@ -1012,6 +1048,10 @@ pub async fn run_all(
     let general = Arc::new(tokio::sync::Semaphore::new(opts.jobs.max(1)));
     let perf = Arc::new(tokio::sync::Semaphore::new(opts.perf_jobs.max(1)));
     let progress = Arc::new(progress);
+    // Set when a performance case established a connection but got nothing back at all
+    // (no message, no Close): the other performance cases (minutes of timers each)
+    // are then not run.
+    let perf_dead: Arc<std::sync::Mutex<Option<String>>> = Arc::default();
     let mut handles = Vec::new();
     // Cases that spend seconds in `wait` steps first, then the performance cases (one
     // chain), then the rest: the long ones overlap with everything else.
@@ -1028,6 +1068,7 @@ pub async fn run_all(
     order.sort_by_key(|(i, c)| (std::cmp::Reverse(waits(c)), !c.performance, *i));
     for (i, case) in order {
         let (opts, general, perf, progress) = (opts.clone(), general.clone(), perf.clone(), progress.clone());
+        let perf_dead = perf_dead.clone();
         handles.push(tokio::spawn(async move {
             // A performance case needs a permit of its own small pool as well, so
             // that they do not starve each other of bandwidth.
@@ -1038,7 +1079,21 @@ pub async fn run_all(
             };
             let _g = general.acquire_owned().await.expect("open semaphore");
             let case = Arc::new(case);
-            let run = run_case(&case, &opts).await;
+            let dead = if case.performance { perf_dead.lock().ok().and_then(|d| d.clone()) } else { None };
+            let run = match dead {
+                Some(first) => skipped(format!("not run: performance case {first} got nothing back at all")),
+                None => run_case(&case, &opts).await,
+            };
+            // Silent: connected, then nothing at all came back (no message, no Close).
+            let silent = run.observed.established
+                && run.observed.received.is_empty()
+                && run.observed.remote_close_code.is_none();
+            if case.performance
+                && silent
+                && let Ok(mut d) = perf_dead.lock()
+            {
+                d.get_or_insert_with(|| case.id.clone());
+            }
             let verdict = verdict::judge(&case, &run.observed);
             let r = CaseResult {
                 case,
@@ -1059,6 +1114,14 @@ pub async fn run_all(
     }
     out.sort_by_key(|(i, _)| *i);
     out.into_iter().map(|(_, r)| r).collect()
+}
+
+/// The run of a case that was not run, with the reason.
+fn skipped(why: String) -> CaseRun {
+    let mut transcript = Transcript::new(Instant::now());
+    transcript.note(&why);
+    let observed = Observed { connect_error: Some(why), ..Observed::default() };
+    CaseRun { observed, transcript, duration: Duration::ZERO }
 }
 
 /// Whether anything listens at the target (a plain TCP connect).

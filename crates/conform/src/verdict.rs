@@ -228,6 +228,20 @@ pub struct Observed {
     pub remote_close_reason: Option<String>,
     /// Operational notes (reset, flood, timeouts).
     pub notes: Vec<String>,
+    /// Why no handshake response came back, when none did.
+    pub response_failure: Option<ResponseFailure>,
+}
+
+/// How a handshake response failed to arrive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResponseFailure {
+    /// Nothing complete within the timeout: the target kept the connection and said nothing.
+    TimedOut,
+    /// The target closed the connection.
+    Closed,
+    /// The target answered something that is not an HTTP response.
+    Malformed,
 }
 
 /// The judgement of one case.
@@ -314,9 +328,16 @@ pub fn judge(case: &Case, obs: &Observed) -> Verdict {
         if obs.status.is_some_and(|s| s != 101) {
             behavior = Behavior::Ok;
             result = "The invalid request was refused.".into();
-        } else if obs.status.is_none() {
+        } else if obs.status.is_none() && obs.response_failure == Some(ResponseFailure::Closed) {
             behavior = Behavior::NonStrict;
             result = "The connection was dropped without a response.".into();
+        } else if obs.status.is_none() {
+            // RFC 6455 §4.2.1: the server answers an invalid request with an error status.
+            behavior = Behavior::Failed;
+            result = match obs.response_failure {
+                Some(ResponseFailure::Malformed) => "The answer was not an HTTP response.".into(),
+                _ => "No answer to the invalid request: the connection was held open in silence.".into(),
+            };
         } else {
             behavior = Behavior::Failed;
             result = "The invalid request was accepted with 101.".into();
@@ -405,7 +426,10 @@ pub fn judge(case: &Case, obs: &Observed) -> Verdict {
             behavior_close,
             Behavior::Failed | Behavior::WrongCode | Behavior::Unclean | Behavior::FailedByClient
         );
-    let outcome = if !findings.is_empty() || (behaviour_failed && !case.informational) {
+    // Without a WebSocket connection there is nothing to be informational about.
+    let no_connection =
+        obs.connect_error.is_some() || (case.handshake != HandshakeExpect::Reject && !obs.established);
+    let outcome = if !findings.is_empty() || no_connection || (behaviour_failed && !case.informational) {
         Outcome::Failed
     } else if case.informational {
         Outcome::Informational
