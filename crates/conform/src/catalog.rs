@@ -452,6 +452,15 @@ impl Catalog {
     pub fn select(&self, include: &[String], exclude: &[String]) -> Result<Vec<Case>, String> {
         let inc = globs(include)?;
         let exc = globs(exclude)?;
+        // A glob that selects nothing is almost always a typo: say so.
+        for g in include.iter().flat_map(|p| p.split(',')).map(str::trim).filter(|g| !g.is_empty()) {
+            let one = globs(&[g.to_string()])?;
+            if !self.cases.iter().any(|c| one.is_match(&c.id)) {
+                return Err(format!(
+                    "--cases {g:?} matches no case (ids are case-sensitive; `wsprobe cases` lists them)"
+                ));
+            }
+        }
         Ok(self
             .cases
             .iter()
@@ -510,6 +519,7 @@ mod tests {
         assert_eq!(one.len(), 16);
         assert!(one.iter().all(|c| c.id.starts_with("1.")));
         let some = c.select(&["2.1,2.2".into()], &["2.2".into()]).unwrap();
+        assert!(c.select(&["1.*,99.*".into()], &[]).unwrap_err().contains("99.*"));
         assert_eq!(some.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(), ["2.1"]);
     }
 
