@@ -71,6 +71,21 @@ struct HttpDir {
 const HELD_GAPS_MAX: usize = 16;
 
 impl HttpDir {
+    /// Drops a parsed head of `consumed` bytes; returns the offset where it began.
+    fn take_head(&mut self, consumed: usize) -> u64 {
+        let offset = self.base;
+        self.buf.drain(..consumed);
+        self.base += consumed as u64;
+        offset
+    }
+
+    /// A head that is not HTTP: reports it and stops decoding this direction.
+    fn fail(&mut self, dir: Dir, e: handshake::HttpError, out: &mut Vec<Event>) {
+        out.push(Event::HttpError { dir, offset: self.base + e.offset as u64, message: e.message });
+        self.hold = true;
+        self.buf = Vec::new();
+    }
+
     /// Records `len` missing bytes at the current end of the held bytes.
     fn hole(&mut self, len: u64) {
         match self.gaps.last_mut() {
@@ -225,9 +240,7 @@ impl Session {
         match handshake::parse_request(&h.buf) {
             Ok(Progress::Partial) => false,
             Ok(Progress::Complete { value: req, consumed }) => {
-                let offset = h.base;
-                h.buf.drain(..consumed);
-                h.base += consumed as u64;
+                let offset = h.take_head(consumed);
                 if req.is_upgrade() {
                     for (rule, detail) in handshake::check_request(&req) {
                         out.push(Event::Violation(Violation::new(rule, Role::Client, offset, detail)));
@@ -243,13 +256,7 @@ impl Session {
                 true
             }
             Err(e) => {
-                out.push(Event::HttpError {
-                    dir: Dir::C2S,
-                    offset: h.base + e.offset as u64,
-                    message: e.message,
-                });
-                h.hold = true;
-                h.buf = Vec::new();
+                h.fail(Dir::C2S, e, out);
                 false
             }
         }
@@ -263,9 +270,7 @@ impl Session {
         match handshake::parse_response(&h.buf) {
             Ok(Progress::Partial) => false,
             Ok(Progress::Complete { value: resp, consumed }) => {
-                let offset = h.base;
-                h.buf.drain(..consumed);
-                h.base += consumed as u64;
+                let offset = h.take_head(consumed);
                 let req = self.requests.pop_front();
                 let upgrade = req.as_ref().filter(|r| r.is_upgrade());
                 let negotiated = upgrade.map(|req| {
@@ -309,13 +314,7 @@ impl Session {
                         e.message.clone(),
                     )));
                 }
-                out.push(Event::HttpError {
-                    dir: Dir::S2C,
-                    offset: h.base + e.offset as u64,
-                    message: e.message,
-                });
-                h.hold = true;
-                h.buf = Vec::new();
+                h.fail(Dir::S2C, e, out);
                 false
             }
         }
