@@ -4,7 +4,8 @@
 //! applies judged as the bytes arrive.
 
 use crate::close::parse_close_kept;
-use crate::deflate::{InflateError, Inflater, PmdConfig};
+use crate::deflate::distance::{self, WalkError};
+use crate::deflate::{InflateError, Inflater, PmdConfig, TAIL};
 use crate::event::{Event, FrameEvent, Message};
 use crate::frame::{FrameHeader, HeaderContext, OpCode, Parsed, header_violations, parse_header};
 use crate::mask::mask_into;
@@ -12,6 +13,10 @@ use crate::session::Limits;
 use crate::sync::Search;
 use crate::utf8::Utf8Validator;
 use crate::{Dir, Role, Rule, Violation};
+
+/// Largest compressed message kept to check its back-references against the agreed
+/// window and context (RFC 7692 §7.1.1, §7.1.2); larger ones are inflated, not checked.
+const WINDOW_CHECK_MAX: usize = 4 << 20;
 
 /// Largest control payload kept for judging (control frames over 125 bytes are a
 /// violation; this only bounds memory).
@@ -51,6 +56,9 @@ struct Partial {
     utf8: Option<Utf8Validator>,
     /// Inflating stopped (error or limit); the rest is counted on the wire only.
     inflate_stopped: bool,
+    /// The compressed payload so far, when its back-references are to be checked
+    /// (`None` when not, or past [`WINDOW_CHECK_MAX`]).
+    deflated: Option<Vec<u8>>,
 }
 
 /// Decoder and assembler of one direction.
@@ -67,6 +75,9 @@ pub(crate) struct Assembler {
     window_lost: bool,
     /// Bytes inflated since the window was lost.
     rebuilt: u64,
+    /// Bytes inflated since the compression context last started (the history a
+    /// message may refer to, up to 32 KiB).
+    history: u64,
     pmd: Option<(u8, bool)>,
     inflater: Option<Inflater>,
     phase: Phase,
@@ -89,6 +100,7 @@ impl Assembler {
             unknown_ext: false,
             window_lost: false,
             rebuilt: 0,
+            history: 0,
             pmd: None,
             inflater: None,
             phase: Phase::Header { buf: [0; 14], len: 0, start: 0 },
@@ -254,6 +266,7 @@ impl Assembler {
                     },
                     utf8: (h.opcode == OpCode::TEXT).then(Utf8Validator::new),
                     inflate_stopped: false,
+                    deflated: (compressed && self.checks_references()).then(Vec::new),
                 });
                 Route::Message
             }
@@ -339,6 +352,13 @@ impl Assembler {
         let Some(inf) = self.inflater.as_mut() else {
             return;
         };
+        if let Some(d) = p.deflated.as_mut() {
+            if d.len() + data.len() <= WINDOW_CHECK_MAX {
+                d.extend_from_slice(data);
+            } else {
+                p.deflated = None;
+            }
+        }
         let keep = self.limits.message_keep;
         let mut bad_utf8 = None;
         let r = inf.push_with(data, &mut |bytes| {
@@ -355,6 +375,52 @@ impl Assembler {
                 out,
             );
         }
+    }
+
+    /// Whether the agreed parameters restrict back-references (a window under 32 KiB,
+    /// or no context takeover) and the history is known, so that they are checked.
+    fn checks_references(&self) -> bool {
+        matches!(self.pmd, Some((bits, no_ctx)) if bits < 15 || no_ctx)
+            && !self.unknown_ext
+            && !self.window_lost
+    }
+
+    /// Checks the back-references of a completely inflated message against the
+    /// agreed window (§7.1.2) and context (§7.1.1).
+    fn check_references(&mut self, deflated: &mut Vec<u8>, end: u64, out: &mut Vec<Event>) {
+        let Some((bits, no_ctx)) = self.pmd else { return };
+        let history = if no_ctx { 0 } else { self.history.min(1 << 15) as usize };
+        deflated.extend_from_slice(&TAIL);
+        let who = if self.sender == Role::Server { "server" } else { "client" };
+        match distance::walk(deflated, history, self.limits.inflate_max as u64) {
+            Ok(r) if u64::from(r.max_distance) > 1u64 << bits => self.violation(
+                Rule::PmdWindowExceeded,
+                end,
+                format!(
+                    "a back-reference of {} bytes in a message, where {who}_max_window_bits={bits} allows {}",
+                    r.max_distance,
+                    1u32 << bits
+                ),
+                out,
+            ),
+            Err(WalkError::TooFarBack { distance, .. }) if no_ctx => {
+                self.context_violation(distance, end, out)
+            }
+            _ => {}
+        }
+    }
+
+    fn context_violation(&self, distance: u32, offset: u64, out: &mut Vec<Event>) {
+        let who = if self.sender == Role::Server { "server" } else { "client" };
+        self.violation(
+            Rule::PmdContextTakeover,
+            offset,
+            format!(
+                "a back-reference of {distance} bytes reaches into an earlier message, \
+                 although {who}_no_context_takeover was agreed"
+            ),
+            out,
+        );
     }
 
     fn inflate_result(&mut self, r: Result<(), InflateError>, offset: u64, out: &mut Vec<Event>) {
@@ -382,6 +448,7 @@ impl Assembler {
         if let Some(inf) = self.inflater.as_mut() {
             inf.reset();
         }
+        self.history = 0;
         match e {
             InflateError::Limit { limit } => self.violation(
                 Rule::LimitInflatedSize,
@@ -389,7 +456,18 @@ impl Assembler {
                 format!("message inflates past the {limit}-byte limit"),
                 out,
             ),
-            InflateError::Corrupt(msg) if !unknown => self.violation(Rule::PmdInflateError, offset, msg, out),
+            InflateError::Corrupt(msg) if !unknown => {
+                // Under no_context_takeover the inflater starts each message afresh: a
+                // reference into the previous message is that promise broken, not junk.
+                let no_ctx = matches!(self.pmd, Some((_, true)));
+                let deflated = self.partial.as_ref().and_then(|p| p.deflated.as_deref());
+                match deflated.map(|d| distance::walk(d, 0, self.limits.inflate_max as u64)) {
+                    Some(Err(WalkError::TooFarBack { distance, .. })) if no_ctx => {
+                        self.context_violation(distance, offset, out)
+                    }
+                    _ => self.violation(Rule::PmdInflateError, offset, msg, out),
+                }
+            }
             InflateError::Corrupt(_) | InflateError::EmptyPayload => {}
         }
     }
@@ -465,11 +543,19 @@ impl Assembler {
                 if bad_utf8 {
                     self.violation(Rule::Utf8TextInvalid, end, "invalid UTF-8 in the decompressed text", out);
                 }
-                if let Ok(len) = r
-                    && self.window_lost
-                {
-                    self.rebuilt += len;
-                    self.window_lost = self.rebuilt < 1 << 15;
+                if let Ok(len) = r {
+                    if let Some(mut d) = p.deflated.take()
+                        && self.checks_references()
+                    {
+                        self.check_references(&mut d, end, out);
+                    }
+                    self.history = if inf_no_ctx(self.pmd) { 0 } else { self.history.saturating_add(len) };
+                    if self.window_lost {
+                        self.rebuilt += len;
+                        self.window_lost = self.rebuilt < 1 << 15;
+                    }
+                } else {
+                    self.history = 0;
                 }
                 self.partial = Some(p);
                 self.inflate_result(r.map(|_| ()), end, out);
@@ -508,6 +594,7 @@ impl Assembler {
             && let Some(inf) = self.inflater.as_mut()
         {
             inf.reset();
+            self.history = 0;
         }
         out.push(Event::Message(p.msg));
     }
@@ -597,4 +684,9 @@ fn absorb(p: &mut Partial, bytes: &[u8], keep: usize) -> Option<(u64, u64)> {
             Some((e.at - before, e.at))
         }
     }
+}
+
+/// Whether the agreed parameters reset the context after every message.
+fn inf_no_ctx(pmd: Option<(u8, bool)>) -> bool {
+    matches!(pmd, Some((_, true)))
 }

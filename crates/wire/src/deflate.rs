@@ -8,9 +8,11 @@
 //! bounded output per message) and [`Deflater`] (one per sent direction).
 
 mod codec;
+pub mod distance;
 mod params;
 
 pub use codec::{Deflater, InflateError, Inflater, TAIL};
 pub use params::{
-    ClientBits, NAME, PmdConfig, PmdParams, accept_response, answer_offers, format_params, parse_params,
+    ClientBits, NAME, PmdConfig, PmdParams, accept_response, answer_offers, format_params, negotiate,
+    parse_params,
 };

@@ -207,6 +207,12 @@ rules! {
     /// A compressed message failed to inflate.
     PmdInflateError = ("pmd.inflate-error", 7692, "6.2", Must,
         "A compressed message must be a valid DEFLATE stream; the receiver fails the connection otherwise.");
+    /// A back-reference reaches farther than the agreed LZ77 window.
+    PmdWindowExceeded = ("pmd.window-exceeded", 7692, "7.1.2", Must,
+        "A sender must not use an LZ77 window larger than the one agreed (server_max_window_bits / client_max_window_bits): no back-reference farther than 2^bits bytes.");
+    /// A back-reference reaches into an earlier message under no_context_takeover.
+    PmdContextTakeover = ("pmd.context-takeover", 7692, "7.1.1", Must,
+        "A sender that agreed to *_no_context_takeover must start every message with an empty LZ77 window: no back-reference into an earlier message.");
     /// A message grew past the configured inflate limit.
     LimitInflatedSize = ("limit.inflated-size", 6455, "10.4", Limit,
         "A decompressed message exceeded the configured size limit; decoding of the message stopped there (decompression-bomb protection).");

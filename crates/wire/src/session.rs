@@ -348,20 +348,12 @@ fn negotiate_pmd(
     offset: u64,
     out: &mut Vec<Event>,
 ) -> Option<PmdConfig> {
-    let is_pmd = |e: &&Extension| e.name.eq_ignore_ascii_case(deflate::NAME);
-    let ext = selected.iter().find(is_pmd)?;
-    let offers: Vec<Extension> =
-        req.offered_extensions().unwrap_or_default().into_iter().filter(|e| is_pmd(&e)).collect();
-    match deflate::accept_response(&offers, ext) {
-        Ok(cfg) => Some(cfg),
-        Err(problems) => {
-            for (rule, detail) in problems {
-                out.push(Event::Violation(Violation::new(rule, Role::Server, offset, detail)));
-            }
-            // Decode as the server said it would compress, as far as that is defined.
-            deflate::parse_params(ext).ok().map(|p| PmdConfig::from_params(&p))
-        }
+    let offers = req.offered_extensions().unwrap_or_default();
+    let (cfg, problems) = deflate::negotiate(&offers, selected);
+    for (rule, detail) in problems {
+        out.push(Event::Violation(Violation::new(rule, Role::Server, offset, detail)));
     }
+    cfg
 }
 
 fn content_length(v: Option<&[u8]>) -> u64 {

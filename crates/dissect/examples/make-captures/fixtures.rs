@@ -330,7 +330,7 @@ pub fn all() -> Vec<Fixture> {
     );
     add(
         "violations-deflate.pcap",
-        "pmd.param-invalid, pmd.response-mismatch, pmd.rsv1-control, pmd.rsv1-continuation and pmd.inflate-error.",
+        "pmd.param-invalid, pmd.response-mismatch, pmd.rsv1-control, pmd.rsv1-continuation, pmd.inflate-error, pmd.window-exceeded (a 2000-byte back-reference in a 512-byte window) and pmd.context-takeover (a reference into the previous message under server_no_context_takeover).",
         violations_deflate().pcap(eth),
     );
     add(
@@ -882,6 +882,33 @@ fn violations_deflate() -> Packets {
         FrameSpec::new(OpCode::CONTINUATION, z[n..].to_vec()).rsv(4),
     ]);
     ws.sf(vec![FrameSpec::new(OpCode::BINARY, vec![0xff; 16]).rsv(4)]);
+    ws.goodbye();
+    pk.append(ws.done());
+    // A 512-byte server window agreed, a 32 KiB window used: a back-reference of 2000 bytes.
+    let mut ws = Ws::new("10.0.20.1:52303", "10.0.20.2:80");
+    ws.open().upgrade(
+        "/pmd-window",
+        "Sec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=9\r\n",
+        "Sec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=9\r\n",
+    );
+    let block: Vec<u8> = (0..2000u32).map(|i| b'a' + (i.wrapping_mul(2_654_435_761) >> 28) as u8).collect();
+    let twice = [block.as_slice(), block.as_slice()].concat();
+    let z = Deflater::new(15, false).compress_message(&twice);
+    ws.sf(vec![FrameSpec::new(OpCode::TEXT, z).rsv(4)]);
+    ws.goodbye();
+    pk.append(ws.done());
+    // server_no_context_takeover agreed, context kept: the second message refers to the first.
+    let mut ws = Ws::new("10.0.20.1:52304", "10.0.20.2:80");
+    ws.open().upgrade(
+        "/pmd-context",
+        "Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover\r\n",
+        "Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover\r\n",
+    );
+    let mut z = Deflater::new(15, false);
+    let first = z.compress_message(&block);
+    let second = z.compress_message(&block);
+    ws.sf(vec![FrameSpec::new(OpCode::TEXT, first).rsv(4)]);
+    ws.sf(vec![FrameSpec::new(OpCode::TEXT, second).rsv(4)]);
     ws.goodbye();
     pk.append(ws.done());
     pk

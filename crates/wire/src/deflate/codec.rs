@@ -310,9 +310,15 @@ impl Deflater {
     /// emits a distance beyond the window size minus 262 bytes, which is 250 for
     /// a 512-byte window, so the stream still fits a 256-byte window.
     pub fn new(window_bits: u8, no_context_takeover: bool) -> Self {
+        Deflater::with_level(window_bits, no_context_takeover, Compression::default().level())
+    }
+
+    /// As [`Deflater::new`], with zlib compression `level` (0-9; 1 is the fastest that
+    /// still finds matches, what a tester that only needs valid streams uses).
+    pub fn with_level(window_bits: u8, no_context_takeover: bool, level: u32) -> Self {
         let bits = window_bits.clamp(9, 15);
         Deflater {
-            z: Compress::new_with_window_bits(Compression::default(), false, bits),
+            z: Compress::new_with_window_bits(Compression::new(level.min(9)), false, bits),
             window_bits: window_bits.clamp(8, 15),
             no_context_takeover,
         }

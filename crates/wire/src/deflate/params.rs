@@ -272,6 +272,38 @@ pub fn accept_response(offers: &[Extension], response: &Extension) -> Result<Pmd
     Err(vec![(Rule::PmdResponseMismatch, detail)])
 }
 
+/// Client side: what the server's selected extensions (`selected`, in its order) make
+/// of the client's `offers` (all extensions offered): the configuration frames are
+/// decoded with (`None` when permessage-deflate was not selected), and every problem
+/// with the answer. A response holding more than one permessage-deflate element is
+/// [`Rule::PmdResponseMismatch`] (RFC 7692 §7: the server accepts at most one offer);
+/// frames are then decoded as the first one says.
+pub fn negotiate(offers: &[Extension], selected: &[Extension]) -> (Option<PmdConfig>, Vec<(Rule, String)>) {
+    let mut answers = selected.iter().filter(|e| is_pmd(e));
+    let Some(ext) = answers.next() else {
+        return (None, Vec::new());
+    };
+    let mut problems = Vec::new();
+    let more = answers.count();
+    if more > 0 {
+        problems.push((
+            Rule::PmdResponseMismatch,
+            format!("the response holds {} {NAME} elements; a server accepts at most one offer", more + 1),
+        ));
+    }
+    let offers: Vec<Extension> = offers.iter().filter(|e| is_pmd(e)).cloned().collect();
+    match accept_response(&offers, ext) {
+        Ok(cfg) => (Some(cfg), problems),
+        Err(p) => {
+            problems.extend(p);
+            // The server compresses anyway: decode as it said it would, as far as that
+            // is defined (defaults otherwise), so that its frames are not blamed for
+            // the bad answer a second time.
+            (Some(parse_params(ext).map(|p| PmdConfig::from_params(&p)).unwrap_or_default()), problems)
+        }
+    }
+}
+
 /// Server side (the reference server): answers the first valid
 /// permessage-deflate offer in `offers`, or `None` if there is none (§7: invalid
 /// offers are declined).
