@@ -10,6 +10,22 @@ use wsprobe_conform::app;
 /// Exit codes: 0 nothing failed outside the baseline, 1 something did, 2 usage error,
 /// 3 target unreachable.
 #[derive(clap::Args)]
+#[command(after_help = "\
+What runs: Autobahn|Testsuite's server cases 1-7, 9, 10, 12, 13 under their own ids, and
+wsprobe's own H.* (handshake), M.* (masking), S.* (server output) and P.* (permessage-deflate)
+cases; `wsprobe cases [GLOB]` lists them. 12, 13 and the compressed P cases offer
+permessage-deflate and are UNIMPLEMENTED when the target declines it. Every byte the target
+sends is judged; a failure names a rule only when the bytes broke it.
+
+Examples:
+  wsprobe test                                    the built-in reference server
+  wsprobe test ws://127.0.0.1:9001/ --junit junit.xml --report out/
+  wsprobe test ws://127.0.0.1:9001/ --exclude '12.*,13.*'   skip the long compression runs
+  wsprobe test ws://127.0.0.1:9001/ --baseline expected.json   known failures stay green
+  wsprobe reference-server --listen 127.0.0.1:9001 --fault text-as-binary   a broken target
+
+Exit codes: 0 nothing failed outside the baseline, 1 something did, 2 usage error,
+3 target unreachable (or it stopped answering handshakes).")]
 pub struct Args {
     /// Target, `ws://host[:port]/path`; without it the built-in reference server is started
     /// on a loopback port and tested.
@@ -56,15 +72,28 @@ pub struct Args {
     /// Load the catalog from DIR instead of the built-in one.
     #[arg(long, value_name = "DIR")]
     pub catalog: Option<PathBuf>,
-    /// No progress bar.
+    /// No progress output at all.
     #[arg(short, long)]
     pub quiet: bool,
+    /// Print a progress line per finished category instead of a progress bar (the
+    /// default when stderr is not a terminal, as in CI).
+    #[arg(long)]
+    pub progress: bool,
+    /// Multiply the timers that bound each case (fail-after, close-after, closing
+    /// handshake waits) by F, for slow or loaded machines; waits that are part of a
+    /// case keep their length. Passing cases do not wait for these timers.
+    #[arg(long, default_value_t = 1.0, value_name = "F")]
+    pub time_scale: f64,
 }
 
 /// Runs the command.
 pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     if !(a.timeout.is_finite() && a.timeout > 0.0 && a.timeout <= 3600.0) {
         eprintln!("wsprobe: --timeout must be between 0 and 3600 seconds");
+        return Ok(ExitCode::from(app::EXIT_USAGE));
+    }
+    if !(a.time_scale.is_finite() && (0.1..=100.0).contains(&a.time_scale)) {
+        eprintln!("wsprobe: --time-scale must be between 0.1 and 100");
         return Ok(ExitCode::from(app::EXIT_USAGE));
     }
     let code = app::test_command(app::TestArgs {
@@ -84,6 +113,8 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         update_baseline: a.update_baseline,
         catalog: a.catalog,
         quiet: a.quiet,
+        progress_lines: a.progress,
+        time_scale: a.time_scale,
     });
     Ok(ExitCode::from(code))
 }

@@ -53,6 +53,10 @@ pub struct TestArgs {
     pub catalog: Option<PathBuf>,
     /// Print no progress bar.
     pub quiet: bool,
+    /// Progress lines (one per finished category) even when stderr is a terminal.
+    pub progress_lines: bool,
+    /// Factor for the timers that bound a case (0 = 1.0); see [`RunOptions::time_scale`].
+    pub time_scale: f64,
 }
 
 fn load_catalog(dir: Option<&PathBuf>) -> Result<Catalog, String> {
@@ -152,7 +156,12 @@ pub async fn run_test(args: TestArgs, progress: bool) -> Result<TestOutcome, (u8
     if let Some(s) = args.seed {
         opts.seed = s;
     }
-    let show = progress && !args.quiet && std::io::stderr().is_terminal();
+    if args.time_scale > 0.0 {
+        opts.time_scale = args.time_scale;
+    }
+    let terminal = std::io::stderr().is_terminal();
+    let show = progress && !args.quiet && terminal && !args.progress_lines;
+    let lines = progress && !args.quiet && (!terminal || args.progress_lines);
     let bar = indicatif::ProgressBar::with_draw_target(
         Some(cases.len() as u64),
         if show { indicatif::ProgressDrawTarget::stderr() } else { indicatif::ProgressDrawTarget::hidden() },
@@ -163,14 +172,22 @@ pub async fn run_test(args: TestArgs, progress: bool) -> Result<TestOutcome, (u8
     let all_ran = args.cases.is_empty() && args.exclude.is_empty();
     let started = Instant::now();
     let b2 = bar.clone();
-    let results = runner::run_all(cases, opts, move |r| {
+    let per_category = std::sync::Mutex::new(CategoryProgress::new(&cases, started));
+    let outcome = runner::run(cases, opts, move |r| {
         b2.inc(1);
         if r.verdict.outcome == crate::Outcome::Failed {
             b2.set_message(format!("last failure: {}", r.case.id));
         }
+        if let Ok(mut p) = per_category.lock()
+            && let Some(line) = p.done(r)
+            && lines
+        {
+            eprintln!("{line}");
+        }
     })
     .await;
     bar.finish_and_clear();
+    let results = outcome.results;
     let wall = started.elapsed();
     let diffs = baseline.as_ref().map(|b| report::diff_baseline(&results, b, all_ran)).unwrap_or_default();
     let mut console = report::console(&results, baseline.as_ref(), &diffs);
@@ -203,7 +220,13 @@ pub async fn run_test(args: TestArgs, progress: bool) -> Result<TestOutcome, (u8
             r.verdict.outcome == crate::Outcome::Failed && !report::failure_expected(r, baseline.as_ref())
         })
         .count();
-    let exit = if unexpected > 0 && !args.update_baseline { EXIT_FAILED } else { EXIT_OK };
+    let mut exit = if unexpected > 0 && !args.update_baseline { EXIT_FAILED } else { EXIT_OK };
+    if let Some(why) = &outcome.stopped {
+        // Not the target's conformance: it stopped answering. Say so, and exit 3.
+        console.push_str(&format!("\nThe run stopped early: {why}.\n"));
+        eprintln!("wsprobe: run stopped: {why}");
+        exit = EXIT_UNREACHABLE;
+    }
     // Keep the summary line last.
     if let Some(pos) = console.rfind(&summary_line) {
         console.insert_str(
@@ -212,6 +235,42 @@ pub async fn run_test(args: TestArgs, progress: bool) -> Result<TestOutcome, (u8
         );
     }
     Ok(TestOutcome { results, exit, console, wall })
+}
+
+/// Counts finished cases per category, for a progress line when a category is done.
+struct CategoryProgress {
+    started: Instant,
+    left: std::collections::HashMap<String, (usize, usize, usize)>,
+}
+
+impl CategoryProgress {
+    fn new(cases: &[Case], started: Instant) -> Self {
+        let mut left = std::collections::HashMap::new();
+        for c in cases {
+            left.entry(c.category.clone()).or_insert((0, 0, 0)).0 += 1;
+        }
+        CategoryProgress { started, left }
+    }
+
+    /// Records `r`; returns a line when its category is complete.
+    fn done(&mut self, r: &CaseResult) -> Option<String> {
+        let e = self.left.get_mut(&r.case.category)?;
+        e.0 = e.0.saturating_sub(1);
+        e.1 += 1;
+        if r.verdict.outcome == crate::Outcome::Failed {
+            e.2 += 1;
+        }
+        (e.0 == 0).then(|| {
+            format!(
+                "wsprobe: category {} ({}) done: {} cases, {} failed, at {:.1} s",
+                r.case.category,
+                r.case.category_title,
+                e.1,
+                e.2,
+                self.started.elapsed().as_secs_f64()
+            )
+        })
+    }
 }
 
 /// What `wsprobe cases` prints.
@@ -238,6 +297,8 @@ pub fn cases_command(
                     "non_strict": c.non_strict_text,
                     "close": {"by": if c.close.by_tester { "tester" } else { "peer" }, "codes": c.close.codes, "clean": c.close.clean},
                     "informational": c.informational,
+                    "offer": c.offer,
+                    "pmd_required": c.pmd == crate::catalog::PmdUse::Required,
                     "file": c.file,
                     "line": c.line,
                 })
@@ -252,6 +313,10 @@ pub fn cases_command(
     t.set_header(vec!["id", "rules", "sends", "expects"]);
     for c in &cases {
         let mut sends = c.request_text.iter().map(|r| format!("request: {r}")).collect::<Vec<_>>();
+        if let Some(o) = &c.offer {
+            let needs = if c.pmd == crate::catalog::PmdUse::Required { " (required)" } else { "" };
+            sends.push(format!("offer{needs}: {o}"));
+        }
         sends.extend(c.send_text.iter().map(|s| {
             if s.len() > 90 { format!("{}…", s.chars().take(88).collect::<String>()) } else { s.clone() }
         }));
@@ -290,7 +355,8 @@ pub fn cases_command(
 }
 
 /// Runs the reference server on `listen` until interrupted.
-pub fn reference_server_command(listen: &str) -> Result<(), String> {
+pub fn reference_server_command(listen: &str, faults: &[String]) -> Result<(), String> {
+    let faults = crate::server::Faults::from_names(faults)?;
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())?;
     rt.block_on(async {
         let listener = tokio::net::TcpListener::bind(listen)
@@ -299,7 +365,10 @@ pub fn reference_server_command(listen: &str) -> Result<(), String> {
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
         println!("LISTENING {}", addr.port());
         eprintln!("wsprobe reference server on ws://{addr}/ (Ctrl-C to stop)");
-        server::serve(listener, std::sync::Arc::new(ServerConfig::default())).await;
+        if faults != crate::server::Faults::default() {
+            eprintln!("deliberately broken: {faults:?}");
+        }
+        server::serve(listener, std::sync::Arc::new(ServerConfig { faults, ..Default::default() })).await;
         Ok(())
     })
 }

@@ -18,8 +18,17 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("autobahn/7-close.toml", include_str!("../../../cases/autobahn/7-close.toml")),
     ("autobahn/9-limits-performance.toml", include_str!("../../../cases/autobahn/9-limits-performance.toml")),
     ("autobahn/10-misc.toml", include_str!("../../../cases/autobahn/10-misc.toml")),
+    (
+        "autobahn/12-compression-payloads.toml",
+        include_str!("../../../cases/autobahn/12-compression-payloads.toml"),
+    ),
+    (
+        "autobahn/13-compression-parameters.toml",
+        include_str!("../../../cases/autobahn/13-compression-parameters.toml"),
+    ),
     ("wsprobe/H-handshake.toml", include_str!("../../../cases/wsprobe/H-handshake.toml")),
     ("wsprobe/M-masking.toml", include_str!("../../../cases/wsprobe/M-masking.toml")),
+    ("wsprobe/P-permessage-deflate.toml", include_str!("../../../cases/wsprobe/P-permessage-deflate.toml")),
     ("wsprobe/S-server-output.toml", include_str!("../../../cases/wsprobe/S-server-output.toml")),
 ];
 
@@ -65,6 +74,17 @@ pub enum HandshakeExpect {
     Accept,
     /// Anything but `101` (the request is invalid).
     Reject,
+}
+
+/// What a case needs of permessage-deflate (RFC 7692).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PmdUse {
+    /// Nothing offered unless `offer` says so; either answer is fine.
+    #[default]
+    Optional,
+    /// The case is about compression: if the target declines the offer, the case is
+    /// UNIMPLEMENTED (as in Autobahn) and the tester just closes.
+    Required,
 }
 
 /// One edit of the default opening handshake request (H cases).
@@ -123,6 +143,10 @@ pub struct Case {
     pub informational: bool,
     /// A performance/limits case (category 9).
     pub performance: bool,
+    /// The `Sec-WebSocket-Extensions` offer sent (`offer = "permessage-deflate; ..."`).
+    pub offer: Option<String>,
+    /// What the case needs of permessage-deflate.
+    pub pmd: PmdUse,
     /// Where it is defined.
     pub file: String,
     /// Line of its id.
@@ -134,15 +158,43 @@ impl Case {
     /// a received message to judge it).
     pub fn keep_bytes(&self) -> usize {
         let all = self.ok.iter().chain(self.non_strict.iter().flatten());
-        all.map(|r| match &r.event {
-            steps::Expected::Text(m)
-            | steps::Expected::Binary(m)
-            | steps::Expected::Ping(m)
-            | steps::Expected::Pong(m) => m.keep(),
-            steps::Expected::StillOpen(_) => 0,
+        let exact = all
+            .map(|r| match &r.event {
+                steps::Expected::Text(m)
+                | steps::Expected::Binary(m)
+                | steps::Expected::Ping(m)
+                | steps::Expected::Pong(m) => m.keep(),
+                steps::Expected::StillOpen(_) => 0,
+            })
+            .max()
+            .unwrap_or(0);
+        if !self.checks_echo() {
+            return exact;
+        }
+        let sent = self.send.iter().map(|s| match s {
+            Step::Message { payload, .. } => payload.len(),
+            Step::Frame(f) => f.payload.len(),
+            _ => 0,
+        });
+        sent.max().unwrap_or(0).max(exact)
+    }
+
+    /// Whether an outcome expects a Ping from the target.
+    pub fn expects_ping(&self) -> bool {
+        self.ok
+            .iter()
+            .chain(self.non_strict.iter().flatten())
+            .any(|r| matches!(r.event, steps::Expected::Ping(_)))
+    }
+
+    /// Whether an expected event is `echo` (the runner then remembers what it sent).
+    pub fn checks_echo(&self) -> bool {
+        self.ok.iter().chain(self.non_strict.iter().flatten()).any(|r| {
+            matches!(
+                &r.event,
+                steps::Expected::Text(steps::Match::Echo) | steps::Expected::Binary(steps::Match::Echo)
+            )
         })
-        .max()
-        .unwrap_or(0)
     }
 
     /// Total bytes of the messages and frames it sends (an upper bound).
@@ -210,6 +262,10 @@ struct CaseRaw {
     informational: bool,
     #[serde(default)]
     performance: bool,
+    #[serde(default)]
+    offer: Option<String>,
+    #[serde(default)]
+    pmd: Option<Spanned<String>>,
 }
 
 fn line_of(src: &str, offset: usize) -> usize {
@@ -354,6 +410,16 @@ fn parse_case(
             return Err(err(id_span, format!("case {id}: missing close = {{ by, codes, clean }}")));
         }
     };
+    let pmd = match raw.pmd.as_ref().map(|p| (p.get_ref().as_str(), p.span())) {
+        None | Some(("optional", _)) => PmdUse::Optional,
+        Some(("required", _)) if raw.offer.is_some() => PmdUse::Required,
+        Some(("required", span)) => {
+            return Err(err(span, format!("case {id}: pmd = \"required\" needs an offer")));
+        }
+        Some((other, span)) => {
+            return Err(err(span, format!("case {id}: pmd is \"required\" or \"optional\", not {other:?}")));
+        }
+    };
     Ok(Case {
         id,
         category: cat,
@@ -374,6 +440,8 @@ fn parse_case(
         wrong_code_fails: raw.wrong_code_fails,
         informational: raw.informational,
         performance: raw.performance,
+        offer: raw.offer,
+        pmd,
         file: file.to_owned(),
         line: line_of(src, id_span.start),
     })
@@ -508,7 +576,7 @@ mod tests {
     fn builtin_catalog_loads() {
         let c = Catalog::from_sources(BUILTIN.iter().copied()).unwrap();
         let autobahn = c.cases.iter().filter(|c| c.category.parse::<u32>().is_ok()).count();
-        assert_eq!(autobahn, 301);
+        assert_eq!(autobahn, 301 + 216);
         assert!(c.cases.iter().any(|c| c.id.starts_with("H.")));
     }
 

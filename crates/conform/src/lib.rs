@@ -9,6 +9,7 @@
 
 pub mod app;
 pub mod catalog;
+pub mod corpus;
 pub mod report;
 pub mod runner;
 pub mod server;

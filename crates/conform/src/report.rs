@@ -5,7 +5,7 @@
 
 use crate::catalog::id_key;
 use crate::runner::CaseResult;
-use crate::verdict::{Behavior, Outcome};
+use crate::verdict::{Behavior, Outcome, Received, Verdict};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -101,6 +101,15 @@ pub fn make_baseline(results: &[CaseResult], old: Option<&Baseline>) -> Baseline
             if e.reason.is_none() && r.verdict.outcome == Outcome::Failed {
                 e.reason = Some(match r.verdict.findings.first() {
                     Some(f) => format!("{}: {}", f.rule, f.detail),
+                    // No rule broken on the wire: say what differed, name no rule.
+                    None if r.verdict.blamed.is_empty() => {
+                        let why = why_failed(&r.verdict);
+                        if why.is_empty() {
+                            behaviour_differed(&r.verdict)
+                        } else {
+                            format!("{}. {why}", behaviour_differed(&r.verdict))
+                        }
+                    }
                     None => {
                         let rules: Vec<&str> = r.verdict.blamed.iter().map(|r| r.id()).collect();
                         let code = match r.observed.remote_close_code {
@@ -116,6 +125,38 @@ pub fn make_baseline(results: &[CaseResult], old: Option<&Baseline>) -> Baseline
             (r.case.id.clone(), e)
         })
         .collect()
+}
+
+/// Cuts `s` to at most `max` characters, marking a cut with `…`.
+fn cut(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => format!("{}…", &s[..i]),
+        None => s.to_owned(),
+    }
+}
+
+/// The short words for a failure in which no rule was broken on the wire:
+/// `behaviour differed: expected …, got …`.
+fn behaviour_differed(v: &Verdict) -> String {
+    format!("behaviour differed: expected {}, got {}", cut(&v.expected, 160), cut(&v.actual, 160))
+}
+
+/// Whether a close verdict is a failing one.
+fn close_failed(b: Behavior) -> bool {
+    matches!(b, Behavior::Failed | Behavior::WrongCode | Behavior::Unclean | Behavior::FailedByClient)
+}
+
+/// The result sentences that explain a failure: the behaviour's when it failed, the
+/// close's when it failed.
+fn why_failed(v: &Verdict) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    if !matches!(v.behavior, Behavior::Ok | Behavior::NonStrict | Behavior::Informational) {
+        parts.push(&v.result);
+    }
+    if close_failed(v.behavior_close) && v.result_close != v.result {
+        parts.push(&v.result_close);
+    }
+    parts.join(" ")
 }
 
 /// Writes a baseline file (sorted by case id, pretty JSON).
@@ -289,6 +330,9 @@ pub fn console(results: &[CaseResult], baseline: Option<&Baseline>, diffs: &[Dif
             "\n  {} {} — behavior {}, close {}{tag}",
             r.case.id, r.case.title, v.behavior, v.behavior_close
         );
+        if v.blamed.is_empty() {
+            let _ = writeln!(out, "    behaviour differed (no rule broken on the wire)");
+        }
         for rule in &v.blamed {
             let info = rule.info();
             let _ = writeln!(
@@ -484,94 +528,327 @@ fn class_of(b: Behavior) -> &'static str {
     }
 }
 
-/// A self-contained HTML page (no scripts, no external files): the summary, a table
-/// of every case and, per case, a collapsible transcript.
+/// Escapes `s` for a double-quoted attribute value.
+fn attr(s: &str) -> String {
+    html_escape::encode_double_quoted_attribute(s).into_owned()
+}
+
+/// Transcript entries shown per failed case in the HTML report.
+const HTML_TRANSCRIPT_ENTRIES: usize = 200;
+
+/// Events received shown per failed case in the HTML report (runs of equal events count as one).
+const HTML_RECEIVED_EVENTS: usize = 20;
+
+/// Characters of a text payload shown before it is cut.
+const SHOWN_TEXT_CHARS: usize = 200;
+
+/// Bytes of a binary payload shown (as hex) before it is cut.
+const SHOWN_HEX_BYTES: usize = 32;
+
+/// Where an RFC section is on the web.
+fn rfc_url(rfc: u16, section: &str) -> String {
+    format!("https://www.rfc-editor.org/rfc/rfc{rfc}#section-{section}")
+}
+
+/// A payload for a reader: valid UTF-8 as quoted text (control characters escaped, cut
+/// after [`SHOWN_TEXT_CHARS`] characters), anything else as hex (cut after
+/// [`SHOWN_HEX_BYTES`] bytes). `data` is the payload or its first bytes; `len`, when
+/// known, its full length, added when the payload is long or not all of it is shown.
+pub fn show_payload(data: &[u8], len: Option<u64>) -> String {
+    let total = len.unwrap_or(data.len() as u64);
+    if total == 0 {
+        return "empty".into();
+    }
+    if data.is_empty() {
+        return format!("{total} bytes (not kept)");
+    }
+    let partial = (data.len() as u64) < total;
+    // A kept prefix may end inside a character: the complete part is still text.
+    let text = match std::str::from_utf8(data) {
+        Ok(s) => Some(s),
+        Err(e) if (partial || len.is_none()) && e.error_len().is_none() => {
+            std::str::from_utf8(&data[..e.valid_up_to()]).ok()
+        }
+        Err(_) => None,
+    };
+    let bytes = |cut: bool| match len {
+        Some(len) if cut || len > 64 => format!(" ({len} bytes)"),
+        _ => String::new(),
+    };
+    match text {
+        Some(t) if !t.is_empty() => {
+            let mut shown = String::new();
+            let mut cut = partial || t.len() < data.len();
+            for (n, c) in t.chars().enumerate() {
+                if n == SHOWN_TEXT_CHARS {
+                    cut = true;
+                    break;
+                }
+                if c.is_control() {
+                    shown.extend(c.escape_default());
+                } else {
+                    shown.push(c);
+                }
+            }
+            format!("'{shown}'{}{}", if cut { "…" } else { "" }, bytes(cut))
+        }
+        _ => {
+            let n = data.len().min(SHOWN_HEX_BYTES);
+            let cut = n < data.len() || partial;
+            format!("0x{}{}{}", hex::encode(&data[..n]), if cut { "…" } else { "" }, bytes(cut))
+        }
+    }
+}
+
+/// One received event for a reader (payloads through [`show_payload`]; a control
+/// frame's payload may have been cut after judging, so no length is claimed for it).
+fn show_received(r: &Received) -> String {
+    match r {
+        // Nothing kept (an echo already recognised as such): the catalog's words.
+        Received::Text { len, data, .. } | Received::Binary { len, data, .. }
+            if data.is_empty() && *len > 0 =>
+        {
+            r.describe()
+        }
+        Received::Text { len, data, .. } => format!("TEXT {}", show_payload(data, Some(*len))),
+        Received::Binary { len, data, .. } => format!("BIN {}", show_payload(data, Some(*len))),
+        Received::Ping(p) => format!("PING {}", show_payload(p, None)),
+        Received::Pong(p) => format!("PONG {}", show_payload(p, None)),
+        Received::StillOpen(t) => format!("still open after the {t} wait"),
+    }
+}
+
+/// The events received, runs of equal ones folded (`3 × PONG 'x'`), at most
+/// [`HTML_RECEIVED_EVENTS`] runs.
+fn show_received_list(list: &[Received]) -> String {
+    if list.is_empty() {
+        return "nothing".into();
+    }
+    let mut runs: Vec<(usize, String)> = Vec::new();
+    for r in list {
+        let d = show_received(r);
+        match runs.last_mut() {
+            Some((n, last)) if *last == d => *n += 1,
+            _ => runs.push((1, d)),
+        }
+    }
+    let mut parts: Vec<String> = runs
+        .iter()
+        .take(HTML_RECEIVED_EVENTS)
+        .map(|(n, d)| if *n > 1 { format!("{n} × {d}") } else { d.clone() })
+        .collect();
+    if runs.len() > HTML_RECEIVED_EVENTS {
+        let shown: usize = runs.iter().take(HTML_RECEIVED_EVENTS).map(|(n, _)| n).sum();
+        parts.push(format!("… at least {} more events", list.len() - shown));
+    }
+    parts.join(" + ")
+}
+
+/// How the transcript shows the connection ending: a clean close exchange when the
+/// tester sent a Close frame and the target sent one.
+pub fn close_exchange(t: &crate::transcript::Transcript) -> &'static str {
+    let close = |kind: &str| t.entries.iter().any(|e| e.kind == kind && e.text.starts_with("CLOSE "));
+    match (close("sent"), close("received")) {
+        (true, true) => "clean close exchange",
+        (true, false) => "the tester sent a Close frame, none came back",
+        (false, true) => "the target sent a Close frame, the tester sent none",
+        (false, false) => "no Close frame exchanged",
+    }
+}
+
+/// A rule as an HTML list item: id, RFC section linked, level, requirement.
+fn rule_item(h: &mut String, rule: wsprobe_wire::Rule) {
+    let i = rule.info();
+    let _ = writeln!(
+        h,
+        "<li><code>{}</code> (<a href=\"{}\">{}</a>, {:?}): {}</li>",
+        esc(i.id),
+        attr(&rfc_url(i.rfc, i.section)),
+        esc(&rule.citation()),
+        i.level,
+        esc(i.requirement)
+    );
+}
+
+/// One failed case in detail.
+fn failure_html(h: &mut String, agent: &str, r: &CaseResult) {
+    let v = &r.verdict;
+    let o = &r.observed;
+    let id = &r.case.id;
+    let json = attr(&report_file(agent, id));
+    let _ = writeln!(
+        h,
+        "<div class=\"failure\" id=\"f-{aid}\">\n<h3><a href=\"{json}\">{id}</a> {t}</h3>\n\
+<p>behavior <span class=\"{bc}\">{b}</span>, close <span class=\"{cc}\">{c}</span> · {ex} · close code {code} · {ms} ms · <a href=\"{json}\">case JSON</a></p>",
+        aid = attr(id),
+        id = esc(id),
+        t = esc(&r.case.title),
+        bc = class_of(v.behavior),
+        b = v.behavior,
+        cc = class_of(v.behavior_close),
+        c = v.behavior_close,
+        ex = close_exchange(&r.transcript),
+        code = o.remote_close_code.map_or("none".into(), |c| c.to_string()),
+        ms = r.duration.as_millis(),
+    );
+    if v.blamed.is_empty() {
+        h.push_str("<p><b>Behaviour differed</b> (no rule broken on the wire).</p>\n");
+    } else {
+        h.push_str("<p><b>Broken rules</b>:</p>\n<ul>\n");
+        for rule in &v.blamed {
+            rule_item(h, *rule);
+        }
+        h.push_str("</ul>\n");
+    }
+    if !v.findings.is_empty() {
+        h.push_str("<ul class=\"found\">\n");
+        for f in v.findings.iter().take(10) {
+            let _ = writeln!(h, "<li>found: <code>{}</code>: {}</li>", esc(f.rule.id()), esc(&f.detail));
+        }
+        if v.findings.len() > 10 {
+            let _ = writeln!(h, "<li>… {} more findings</li>", v.findings.len() - 10);
+        }
+        h.push_str("</ul>\n");
+    }
+    h.push_str("<table class=\"kv\">\n");
+    let mut row = |k: &str, val: &str| {
+        let _ = writeln!(h, "<tr><th>{k}</th><td>{}</td></tr>", esc(val));
+    };
+    row("expected", &v.expected);
+    row("got", &v.actual);
+    row("received", &show_received_list(&o.received));
+    row("behavior", &v.result);
+    row("close", &v.result_close);
+    if let Some(reason) = o.remote_close_reason.as_deref().filter(|r| !r.is_empty()) {
+        row("close reason", &format!("'{}'", cut(reason, SHOWN_TEXT_CHARS)));
+    }
+    if !r.case.request_text.is_empty() {
+        row("request", &r.case.request_text.join(" ; "));
+    }
+    row("sent", &r.case.send_text.join(" ; "));
+    for n in &o.notes {
+        row("note", n);
+    }
+    h.push_str("</table>\n");
+    if !r.case.rules.is_empty() {
+        let ids: Vec<&str> = r.case.rules.iter().map(|r| r.id()).collect();
+        let _ =
+            writeln!(h, "<p class=\"checks\">This case checks: <code>{}</code></p>", esc(&ids.join(", ")));
+    }
+    let mut t = String::new();
+    t.push_str(&r.transcript.request);
+    if let Some(resp) = &r.transcript.response {
+        t.push_str(resp);
+    }
+    let entries = &r.transcript.entries;
+    for e in entries.iter().take(HTML_TRANSCRIPT_ENTRIES) {
+        let arrow = match e.kind {
+            "sent" => "->",
+            "received" => "<-",
+            _ => "--",
+        };
+        let _ = writeln!(t, "{:>10.3} ms {arrow} {}", e.ms, cut(&e.text, 300));
+    }
+    let left_out = entries.len().saturating_sub(HTML_TRANSCRIPT_ENTRIES);
+    if left_out > 0 {
+        let _ = writeln!(t, "… {left_out} more entries left out here (the case JSON has them)");
+    }
+    if r.transcript.dropped > 0 {
+        let _ = writeln!(t, "… {} more entries not recorded", r.transcript.dropped);
+    }
+    let _ = writeln!(
+        h,
+        "<details><summary>Transcript ({} entries)</summary><pre>{}</pre></details>\n</div>",
+        entries.len() + r.transcript.dropped,
+        esc(&t)
+    );
+}
+
+/// A self-contained HTML page (inline CSS, no scripts): the agent and summary, counts
+/// per category, every failure in detail (broken rules with their RFC sections linked,
+/// expected and got, transcript), then one compact table of all cases, each linked to
+/// its JSON file. Passing cases carry no transcript, so a passing run stays small.
 pub fn html(agent: &str, results: &[CaseResult], summary: &str) -> String {
     let mut h = String::new();
     let _ = write!(
         h,
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>wsprobe report: {a}</title>\n<style>\
 body{{font-family:system-ui,sans-serif;margin:2em;color:#222}}table{{border-collapse:collapse;margin:1em 0}}\
-td,th{{border:1px solid #ccc;padding:.2em .5em;text-align:left;vertical-align:top}}\
+td,th{{border:1px solid #ccc;padding:.2em .5em;text-align:left;vertical-align:top}}td.n{{text-align:right}}\
 .ok{{background:#cfc}}.ns{{background:#ffc}}.info{{background:#cdf}}.fail{{background:#fcc}}\
+.failure{{border-left:4px solid #c33;padding:.1em 1em;margin:1.5em 0}}.kv th{{width:7em}}.checks{{color:#666}}\
 pre{{background:#f6f6f6;padding:.5em;overflow-x:auto;font-size:85%}}details{{margin:.3em 0}}code{{font-size:90%}}\
 </style></head><body>\n<h1>wsprobe conformance report</h1>\n<p>Agent: <b>{a}</b></p>\n<pre>{s}</pre>\n",
         a = esc(agent),
         s = esc(summary)
     );
-    h.push_str("<table><tr><th>case</th><th>title</th><th>behavior</th><th>close</th><th>ms</th><th>close code</th><th>rules</th></tr>\n");
+    h.push_str(
+        "<h2 id=\"categories\">Categories</h2>\n<table class=\"counts\"><tr><th>category</th><th>title</th><th>cases</th>\
+<th>passed</th><th>failed</th><th>non-strict</th><th>informational</th><th>unimplemented</th></tr>\n",
+    );
+    let count_row = |h: &mut String, cat: &str, title: &str, c: &Counts| {
+        let total = c.passed + c.failed + c.non_strict + c.informational + c.unimplemented;
+        let _ = writeln!(
+            h,
+            "<tr><td>{}</td><td>{}</td><td class=\"n\">{total}</td><td class=\"n\">{}</td><td class=\"n{}\">{}</td>\
+<td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
+            esc(cat),
+            esc(title),
+            c.passed,
+            if c.failed > 0 { " fail" } else { "" },
+            c.failed,
+            c.non_strict,
+            c.informational,
+            c.unimplemented
+        );
+    };
+    for (cat, title, c) in categories(results) {
+        count_row(&mut h, &cat, &title, &c);
+    }
+    count_row(&mut h, "all", "", &Counts::of(results));
+    h.push_str("</table>\n");
+    let failures: Vec<&CaseResult> =
+        results.iter().filter(|r| r.verdict.outcome == Outcome::Failed).collect();
+    let _ = writeln!(h, "<h2 id=\"failures\">Failures ({})</h2>", failures.len());
+    if failures.is_empty() {
+        h.push_str("<p>None.</p>\n");
+    }
+    for r in failures {
+        failure_html(&mut h, agent, r);
+    }
+    h.push_str(
+        "<h2 id=\"cases\">All cases</h2>\n<table class=\"cases\"><tr><th>case</th><th>title</th><th>behavior</th>\
+<th>close</th><th>ms</th><th>close code</th><th>broken rules</th></tr>\n",
+    );
     for r in results {
         let v = &r.verdict;
-        let rules: Vec<&str> = if v.blamed.is_empty() {
-            r.case.rules.iter().map(|r| r.id()).collect()
+        let failed = v.outcome == Outcome::Failed;
+        let title = if failed {
+            format!("<a href=\"#f-{}\">{}</a>", attr(&r.case.id), esc(&r.case.title))
         } else {
-            v.blamed.iter().map(|r| r.id()).collect()
+            esc(&r.case.title)
+        };
+        let broken = if v.blamed.is_empty() {
+            "–".to_owned()
+        } else {
+            let ids: Vec<&str> = v.blamed.iter().map(|r| r.id()).collect();
+            format!("<code>{}</code>", esc(&ids.join(", ")))
         };
         let _ = writeln!(
             h,
-            "<tr><td><a href=\"#c{id}\">{id}</a></td><td>{t}</td><td class=\"{bc}\">{b}</td><td class=\"{cc}\">{c}</td><td>{ms}</td><td>{code}</td><td><code>{rules}</code></td></tr>",
+            "<tr><td><a href=\"{json}\">{id}</a></td><td>{title}</td><td class=\"{bc}\">{b}</td><td class=\"{cc}\">{c}</td>\
+<td class=\"n\">{ms}</td><td>{code}</td><td>{broken}</td></tr>",
+            json = attr(&report_file(agent, &r.case.id)),
             id = esc(&r.case.id),
-            t = esc(&r.case.title),
-            bc = if v.outcome == Outcome::Failed { "fail" } else { class_of(v.behavior) },
+            bc = if failed { "fail" } else { class_of(v.behavior) },
             b = v.behavior,
             cc = class_of(v.behavior_close),
             c = v.behavior_close,
             ms = r.duration.as_millis(),
-            code = r.observed.remote_close_code.map_or("-".into(), |c| c.to_string()),
-            rules = esc(&rules.join(", "))
+            code = r.observed.remote_close_code.map_or("–".into(), |c| c.to_string()),
         );
     }
-    h.push_str("</table>\n<h2>Cases</h2>\n");
-    for r in results {
-        let v = &r.verdict;
-        let _ = writeln!(
-            h,
-            "<details id=\"c{id}\"{open}><summary><b>{id}</b> {t}: {b} / {c}</summary>",
-            id = esc(&r.case.id),
-            open = if v.outcome == Outcome::Failed { " open" } else { "" },
-            t = esc(&r.case.title),
-            b = v.behavior,
-            c = v.behavior_close
-        );
-        let _ = writeln!(h, "<p>Sent: <code>{}</code></p>", esc(&r.case.send_text.join(" ; ")));
-        let _ = writeln!(h, "<p>Expected: {}</p><p>Got: {}</p>", esc(&v.expected), esc(&v.actual));
-        for rule in &r.case.rules {
-            let i = rule.info();
-            let _ = writeln!(
-                h,
-                "<p><code>{}</code> ({}): {}</p>",
-                esc(i.id),
-                esc(&rule.citation()),
-                esc(i.requirement)
-            );
-        }
-        for f in &v.findings {
-            let _ = writeln!(
-                h,
-                "<p class=\"fail\">Broken: <code>{}</code>: {}</p>",
-                esc(f.rule.id()),
-                esc(&f.detail)
-            );
-        }
-        let mut t = String::new();
-        t.push_str(&r.transcript.request);
-        if let Some(resp) = &r.transcript.response {
-            t.push_str(resp);
-        }
-        for e in &r.transcript.entries {
-            let arrow = match e.kind {
-                "sent" => "->",
-                "received" => "<-",
-                _ => "--",
-            };
-            let _ = writeln!(t, "{:>10.3} ms {arrow} {}", e.ms, e.text);
-        }
-        if r.transcript.dropped > 0 {
-            let _ = writeln!(t, "… {} more entries", r.transcript.dropped);
-        }
-        let _ = writeln!(h, "<pre>{}</pre></details>", esc(&t));
-    }
-    h.push_str("</body></html>\n");
+    h.push_str("</table>\n</body></html>\n");
     h
 }
 
@@ -586,8 +863,22 @@ pub fn junit(agent: &str, results: &[CaseResult]) -> Result<String, String> {
             let status = match v.outcome {
                 Outcome::Failed => {
                     let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
-                    let rules: Vec<&str> = v.blamed.iter().map(|r| r.id()).collect();
-                    s.set_message(format!("{} / {} ({})", v.behavior, v.behavior_close, rules.join(", ")));
+                    if v.blamed.is_empty() {
+                        s.set_message(format!(
+                            "{} / {}: {}",
+                            v.behavior,
+                            v.behavior_close,
+                            behaviour_differed(v)
+                        ));
+                    } else {
+                        let rules: Vec<&str> = v.blamed.iter().map(|r| r.id()).collect();
+                        s.set_message(format!(
+                            "{} / {} ({})",
+                            v.behavior,
+                            v.behavior_close,
+                            rules.join(", ")
+                        ));
+                    }
                     s.set_description(format!("expected: {}\ngot: {}", v.expected, v.actual));
                     s
                 }

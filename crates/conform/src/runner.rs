@@ -3,7 +3,7 @@
 //! [`Session`] (which judges every byte), a writer task writes the frames, and the
 //! controller plays the steps and the timers the way Autobahn does.
 
-use crate::catalog::{Case, HandshakeExpect, RequestEdit};
+use crate::catalog::{Case, HandshakeExpect, PmdUse, RequestEdit};
 use crate::steps::{FrameStep, MaskMode, Payload, Step};
 use crate::transcript::{Transcript, frame_line};
 use crate::verdict::{self, Finding, Observed, Received, ResponseFailure};
@@ -17,6 +17,7 @@ use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::mpsc;
 use tokio::time::timeout;
 use wsprobe_wire::close::code_allowed_on_wire;
+use wsprobe_wire::deflate::{self, Deflater, PmdConfig};
 use wsprobe_wire::encode::{FrameSpec, Masking};
 use wsprobe_wire::handshake::{self, Progress, RequestBuilder, StdHeader};
 use wsprobe_wire::{Dir, Established, Event, Limits, OpCode, Role, Rule, Session};
@@ -106,9 +107,21 @@ pub struct RunOptions {
     pub perf_jobs: usize,
     /// Seed of masking keys and Sec-WebSocket-Key nonces.
     pub seed: u64,
+    /// Factor applied to the timers that bound a case (`fail-after`, `close-after`, the
+    /// closing-handshake waits, the watchdog): above 1 on a slow or loaded machine.
+    /// `wait` steps keep their length (they are part of what a case does).
+    pub time_scale: f64,
+    /// Handshakes that time out one after the other before the run stops (the
+    /// target accepts TCP but no longer answers).
+    pub max_handshake_timeouts: usize,
 }
 
 impl RunOptions {
+    /// `d` scaled by [`RunOptions::time_scale`].
+    pub fn scaled(&self, d: Duration) -> Duration {
+        d.mul_f64(self.time_scale.clamp(0.1, 100.0))
+    }
+
     /// Defaults for `target`.
     pub fn new(target: Target) -> Self {
         let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
@@ -118,10 +131,12 @@ impl RunOptions {
             protocols: Vec::new(),
             origin: None,
             timeout: Duration::from_secs(5),
-            max_case_time: Duration::from_secs(120),
+            max_case_time: Duration::from_secs(600),
             jobs: (cpus * 4).max(4),
-            perf_jobs: 2,
+            perf_jobs: 4,
             seed: 0x0057_5350_524f_4245,
+            time_scale: 1.0,
+            max_handshake_timeouts: 3,
         }
     }
 }
@@ -200,6 +215,9 @@ fn build_request(case: &Case, opts: &RunOptions, key: &str) -> Vec<u8> {
     }
     if let Some(o) = &opts.origin {
         b = b.origin(o.clone());
+    }
+    if let Some(offer) = &case.offer {
+        b = b.extensions(offer.clone());
     }
     for (n, v) in &opts.headers {
         b = b.header(n.clone(), v.clone());
@@ -336,9 +354,16 @@ pub async fn run_case(case: &Case, opts: &RunOptions) -> CaseRun {
     };
     tr.response = Some(String::from_utf8_lossy(&head).into_owned());
     obs.status = Some(response.status);
+    let mut pmd = None;
     let negotiated = match &request {
         Some(req) => {
-            let (neg, problems) = handshake::check_response(req, &response);
+            let (neg, mut problems) = handshake::check_response(req, &response);
+            if neg.accepted {
+                let offers = req.offered_extensions().unwrap_or_default();
+                let (cfg, more) = deflate::negotiate(&offers, &neg.extensions);
+                problems.extend(more);
+                pmd = cfg;
+            }
             for (rule, detail) in problems {
                 tr.note(&format!("handshake: {rule}: {detail}"));
                 obs.findings.push(Finding { rule, detail });
@@ -347,6 +372,7 @@ pub async fn run_case(case: &Case, opts: &RunOptions) -> CaseRun {
         }
         None => response.status == 101,
     };
+    obs.pmd = pmd;
     if response.status != 101 || !negotiated {
         if response.status == 101 {
             tr.note("the 101 response is not valid: no WebSocket connection");
@@ -355,17 +381,26 @@ pub async fn run_case(case: &Case, opts: &RunOptions) -> CaseRun {
         return CaseRun { observed: obs, transcript: tr, duration: start.elapsed() };
     }
     obs.established = true;
+    if case.pmd == PmdUse::Required && pmd.is_none() {
+        tr.note("permessage-deflate was not accepted: the case is UNIMPLEMENTED; the tester closes");
+    }
     let (rd, wr) = stream.into_split();
-    let mut ctl = Controller::new(case, opts, keys, obs, tr, rd, wr, rest);
+    let mut ctl = Controller::new(case, opts, keys, obs, tr, rd, wr, rest, pmd);
     ctl.run().await;
     ctl.judge_pongs();
     let Controller { obs, tr, .. } = ctl;
     CaseRun { observed: obs, transcript: tr, duration: start.elapsed() }
 }
 
-async fn reader_task(mut rd: OwnedReadHalf, first: Vec<u8>, keep: usize, tx: mpsc::Sender<Inbound>) {
+async fn reader_task(
+    mut rd: OwnedReadHalf,
+    first: Vec<u8>,
+    keep: usize,
+    pmd: Option<PmdConfig>,
+    tx: mpsc::Sender<Inbound>,
+) {
     let limits = Limits { message_keep: keep, frame_keep: 64, ..Limits::default() };
-    let mut session = Session::established(limits, Established::default());
+    let mut session = Session::established(limits, Established { pmd });
     let mut events = Vec::new();
     let mut frames_logged = 0usize;
     let mut buf = vec![0u8; 64 * 1024];
@@ -470,9 +505,22 @@ struct Controller<'a> {
     stray_pongs: Vec<Vec<u8>>,
     messages_received: u64,
     flood_cap: usize,
+    /// Payload bytes kept of the events received so far.
+    received_bytes: usize,
     stream: Option<(OpCode, [u8; 4], u64, bool)>,
     frames_logged: usize,
+    /// Compresses the data messages the tester sends, when permessage-deflate is on.
+    deflater: Option<Deflater>,
+    /// The data messages sent and not yet echoed (cases that check echoes).
+    unechoed: VecDeque<(OpCode, Vec<u8>)>,
+    /// What came back can no longer match any acceptable outcome.
+    decided: bool,
 }
+
+/// Payload bytes of received events a case keeps; past it the target is flooding.
+const RECEIVED_KEEP_MAX: usize = 32 << 20;
+/// Findings kept per case (the rest are counted in a note).
+const FINDINGS_MAX: usize = 64;
 
 impl<'a> Controller<'a> {
     /// A Ping still unanswered at the end, with Pongs of other payloads received
@@ -498,13 +546,24 @@ impl<'a> Controller<'a> {
         rd: OwnedReadHalf,
         wr: OwnedWriteHalf,
         first: Vec<u8>,
+        pmd: Option<PmdConfig>,
     ) -> Self {
         let (tx, inbound) = mpsc::channel(256);
         let (out, wrx) = mpsc::unbounded_channel();
         let keep = (case.keep_bytes() + 1).max(4096);
-        let reader = tokio::spawn(reader_task(rd, first, keep, tx));
+        let reader = tokio::spawn(reader_task(rd, first, keep, pmd, tx));
+        // An offer with client_no_context_takeover is a promise kept even when the
+        // answer leaves it out (RFC 7692 §7.1.1.2).
+        let promised = case.offer.as_deref().is_some_and(|o| o.contains("client_no_context_takeover"));
+        let deflater = pmd.map(|p| {
+            let (bits, nct) = p.for_sender(Role::Client);
+            // Level 1: the target must inflate any valid stream; the tester's CPU is
+            // better spent elsewhere than on compression ratio.
+            Deflater::with_level(bits, nct || promised, 1)
+        });
         let writer = tokio::spawn(writer_task(wr, wrx));
         let self_limits = Limits { message_keep: 0, frame_keep: 0, ..Limits::default() };
+        let self_check = Session::established(self_limits, Established { pmd });
         let timers: Duration = case
             .send
             .iter()
@@ -513,8 +572,9 @@ impl<'a> Controller<'a> {
                 _ => Duration::ZERO,
             })
             .sum();
-        let watchdog =
-            Instant::now() + timers.min(opts.max_case_time) + opts.max_case_time.min(opts.timeout * 6);
+        let watchdog = Instant::now()
+            + opts.scaled(timers.min(opts.max_case_time))
+            + opts.max_case_time.min(opts.timeout * 6);
         Controller {
             case,
             opts,
@@ -525,7 +585,7 @@ impl<'a> Controller<'a> {
             out,
             reader,
             writer,
-            self_check: Session::established(self_limits, Established::default()),
+            self_check,
             self_events: Vec::new(),
             tester_violated: false,
             close_sent: false,
@@ -541,8 +601,38 @@ impl<'a> Controller<'a> {
             stray_pongs: Vec::new(),
             messages_received: 0,
             flood_cap: case.ok_len() * 2 + 10_000,
+            received_bytes: 0,
             stream: None,
             frames_logged: 0,
+            deflater,
+            unechoed: VecDeque::new(),
+            decided: false,
+        }
+    }
+
+    /// How long the target has to answer the tester's Close.
+    fn answer_wait(&self) -> Duration {
+        self.opts.scaled(CLOSE_WAIT.max(self.opts.timeout.min(CLOSE_WAIT * 2)))
+    }
+
+    /// Fails fast: once what came back can no longer match any acceptable outcome, the
+    /// case is decided (FAILED) and the tester closes instead of waiting for its timers.
+    fn check_decided(&mut self) {
+        if self.decided || self.case.informational || verdict::can_still_pass(self.case, &self.obs.received) {
+            return;
+        }
+        self.decided = true;
+        self.tr.note("decided: what came back can no longer match any acceptable outcome; the tester closes");
+        self.send_close(1000);
+    }
+
+    fn add_finding(&mut self, rule: Rule, detail: String) {
+        if self.obs.findings.len() < FINDINGS_MAX {
+            self.tr.note(&format!("violation {rule}: {detail}"));
+            self.obs.findings.push(Finding { rule, detail });
+        } else if self.obs.findings.len() == FINDINGS_MAX {
+            self.obs.notes.push(format!("more than {FINDINGS_MAX} violations: the rest are not listed"));
+            self.obs.findings.push(Finding { rule, detail });
         }
     }
 
@@ -626,6 +716,8 @@ impl<'a> Controller<'a> {
         }
     }
 
+    /// Sends the `nth` repetition of a message (compressed when permessage-deflate is
+    /// on), cut into frames of `fragsize` bytes of payload as sent.
     fn send_message(
         &mut self,
         opcode: OpCode,
@@ -633,8 +725,16 @@ impl<'a> Controller<'a> {
         fragsize: Option<usize>,
         chop: Option<usize>,
         sync: bool,
+        nth: u64,
     ) {
-        let data = payload.bytes();
+        let mut data = payload.nth(nth);
+        if self.case.checks_echo() {
+            self.unechoed.push_back((opcode, data.clone()));
+        }
+        let compressed = self.deflater.is_some();
+        if let Some(d) = &mut self.deflater {
+            data = d.compress_message(&data);
+        }
         let size = fragsize.unwrap_or(data.len().max(1));
         let mut pieces: Vec<&[u8]> = data.chunks(size).collect();
         // As Autobahn cuts a message: when the length is a multiple of the fragment
@@ -646,7 +746,8 @@ impl<'a> Controller<'a> {
         let mut all = Vec::with_capacity(data.len() + n * 14);
         for (i, p) in pieces.into_iter().enumerate() {
             let op = if i == 0 { opcode } else { OpCode::CONTINUATION };
-            let spec = FrameSpec::new(op, p.to_vec()).fin(i + 1 == n).masked(self.keys.mask_key());
+            let rsv = if i == 0 && compressed { 4 } else { 0 };
+            let spec = FrameSpec::new(op, p.to_vec()).fin(i + 1 == n).rsv(rsv).masked(self.keys.mask_key());
             self.log_sent(&spec);
             if chop.is_some() || sync {
                 if let Ok(b) = spec.encode() {
@@ -713,16 +814,19 @@ impl<'a> Controller<'a> {
             Some(Inbound::Frame(line)) => self.tr.received(&line),
             Some(Inbound::Violation(v)) => {
                 let detail = format!("{} (byte {} of the target's stream)", v.detail, v.offset);
-                self.tr.note(&format!("violation {}: {detail}", v.rule));
-                self.obs.findings.push(Finding { rule: v.rule, detail });
+                self.add_finding(v.rule, detail);
             }
             Some(Inbound::Message(m)) => self.on_message(m),
         }
     }
 
     fn on_message(&mut self, m: wsprobe_wire::Message) {
-        if self.obs.received.len() >= self.flood_cap {
-            let note = format!("flood: more than {} events received; reading stopped", self.flood_cap);
+        if self.obs.received.len() >= self.flood_cap || self.received_bytes > RECEIVED_KEEP_MAX {
+            let note = format!(
+                "flood: {} events ({} payload bytes kept) received; reading stopped",
+                self.obs.received.len(),
+                self.received_bytes
+            );
             self.obs.notes.push(note.clone());
             self.drop_tcp(&note);
             return;
@@ -730,13 +834,26 @@ impl<'a> Controller<'a> {
         match m.opcode {
             OpCode::TEXT | OpCode::BINARY => {
                 self.messages_received += 1;
-                let data = m.payload;
+                let mut data = m.payload;
+                let mut echoed = false;
+                if self.case.checks_echo() {
+                    // Type, length and bytes equal to the message sent in the same position.
+                    echoed = self
+                        .unechoed
+                        .pop_front()
+                        .is_some_and(|(op, sent)| op == m.opcode && !m.truncated && sent == data);
+                    if echoed {
+                        data = Vec::new();
+                    }
+                }
+                self.received_bytes += data.len();
                 self.obs.received.push(if m.opcode == OpCode::TEXT {
-                    Received::Text { len: m.len, data }
+                    Received::Text { len: m.len, data, echoed }
                 } else {
-                    Received::Binary { len: m.len, data }
+                    Received::Binary { len: m.len, data, echoed }
                 });
                 self.finish_when_done();
+                self.check_decided();
             }
             OpCode::PING => {
                 let p = m.payload;
@@ -747,8 +864,16 @@ impl<'a> Controller<'a> {
                         self.write(b, None, false);
                     }
                 }
+                if self.case.checks_echo() && !self.case.expects_ping() {
+                    // A heartbeat during an echo case (Autobahn 12/13 judge the echoes
+                    // only): answered above, not an event of the case.
+                    self.tr.note("the target sent a Ping (a heartbeat): answered, not counted");
+                    return;
+                }
+                self.received_bytes += p.len();
                 self.obs.received.push(Received::Ping(p));
                 self.finish_when_done();
+                self.check_decided();
             }
             OpCode::PONG => {
                 let p = m.payload;
@@ -760,8 +885,10 @@ impl<'a> Controller<'a> {
                     // one shows at the end, if the ping is still unanswered then.
                     self.stray_pongs.push(p.clone());
                 }
+                self.received_bytes += p.len();
                 self.obs.received.push(Received::Pong(p));
                 self.finish_when_done();
+                self.check_decided();
             }
             OpCode::CLOSE => {
                 let info =
@@ -808,9 +935,9 @@ impl<'a> Controller<'a> {
             consider(self.close_at);
         }
         if self.close_sent && !self.close_received {
-            consider(self.close_sent_at.map(|t| t + CLOSE_WAIT.max(self.opts.timeout.min(CLOSE_WAIT * 2))));
+            consider(self.close_sent_at.map(|t| t + self.answer_wait()));
         }
-        consider(self.handshake_done_at.map(|t| t + CLOSE_WAIT));
+        consider(self.handshake_done_at.map(|t| t + self.opts.scaled(CLOSE_WAIT)));
         d
     }
 
@@ -844,25 +971,22 @@ impl<'a> Controller<'a> {
         if self.close_sent
             && !self.close_received
             && let Some(t) = self.close_sent_at
-            && now >= t + CLOSE_WAIT.max(self.opts.timeout.min(CLOSE_WAIT * 2))
+            && now >= t + self.answer_wait()
         {
             if self.close_sent_valid && !self.tester_violated {
-                self.obs.findings.push(Finding {
-                    rule: Rule::CloseNotAnswered,
-                    detail: "no Close frame came back within the closing handshake timeout".into(),
-                });
+                let detail = "no Close frame came back within the closing handshake timeout".into();
+                self.add_finding(Rule::CloseNotAnswered, detail);
             }
             self.drop_tcp("closing handshake timeout: the tester drops TCP");
             return;
         }
         if let Some(t) = self.handshake_done_at
-            && now >= t + CLOSE_WAIT
+            && now >= t + self.opts.scaled(CLOSE_WAIT)
             && !self.tcp_closed
         {
-            self.obs.findings.push(Finding {
-                rule: Rule::CloseServerTcpNotClosed,
-                detail: format!("TCP still open {CLOSE_WAIT:?} after the closing handshake"),
-            });
+            let detail =
+                format!("TCP still open {:?} after the closing handshake", self.opts.scaled(CLOSE_WAIT));
+            self.add_finding(Rule::CloseServerTcpNotClosed, detail);
             self.drop_tcp("the target kept TCP open after the closing handshake: the tester drops it");
         }
     }
@@ -898,6 +1022,10 @@ impl<'a> Controller<'a> {
     async fn run(&mut self) {
         let steps = self.case.send.clone();
         let mut last_message: Option<Step> = None;
+        if self.case.pmd == PmdUse::Required && self.obs.pmd.is_none() {
+            // Autobahn: UNIMPLEMENTED, the tester just closes.
+            self.send_close(1000);
+        }
         for step in &steps {
             // Let what already arrived be seen before each step (as an event loop would).
             while let Ok(ev) = self.inbound.try_recv() {
@@ -912,7 +1040,7 @@ impl<'a> Controller<'a> {
                     last_message = Some(step.clone());
                 }
                 Step::Message { opcode, payload, fragsize, chop, sync } => {
-                    self.send_message(*opcode, payload, *fragsize, *chop, *sync);
+                    self.send_message(*opcode, payload, *fragsize, *chop, *sync, 0);
                     last_message = Some(step.clone());
                 }
                 Step::Wait { dur, mark } => {
@@ -924,11 +1052,14 @@ impl<'a> Controller<'a> {
                     if let Some(m) = mark {
                         self.tr.note(&format!("still open after wait {m}"));
                         self.obs.received.push(Received::StillOpen(m.clone()));
+                        self.check_decided();
                     }
                 }
-                Step::FailAfter(d) => self.fail_at = Some(Instant::now() + (*d).min(self.opts.max_case_time)),
+                Step::FailAfter(d) => {
+                    self.fail_at = Some(Instant::now() + self.opts.scaled((*d).min(self.opts.max_case_time)))
+                }
                 Step::CloseAfter(d) => {
-                    self.close_at = Some(Instant::now() + (*d).min(self.opts.max_case_time))
+                    self.close_at = Some(Instant::now() + self.opts.scaled((*d).min(self.opts.max_case_time)))
                 }
                 Step::BeginMessage(op) => self.stream = Some((*op, [0; 4], 0, true)),
                 Step::BeginFrame(len) => {
@@ -980,7 +1111,7 @@ impl<'a> Controller<'a> {
                         match &msg {
                             Step::Frame(f) => self.send_frame(f),
                             Step::Message { opcode, payload, fragsize, chop, sync } => {
-                                self.send_message(*opcode, payload, *fragsize, *chop, *sync)
+                                self.send_message(*opcode, payload, *fragsize, *chop, *sync, i)
                             }
                             _ => {}
                         }
@@ -1038,13 +1169,60 @@ pub struct CaseResult {
 
 /// Runs `cases` against the target, `opts.jobs` at a time (performance cases
 /// `opts.perf_jobs` at a time), calling `progress` after each; results come back in
-/// catalog order.
+/// catalog order. See [`run`] for a run that can stop early.
 pub async fn run_all(
     cases: Vec<Case>,
     opts: RunOptions,
     progress: impl Fn(&CaseResult) + Send + Sync + 'static,
 ) -> Vec<CaseResult> {
+    run(cases, opts, progress).await.results
+}
+
+/// The results of a run.
+#[derive(Debug)]
+pub struct RunOutcome {
+    /// Per-case results, in catalog order (cases not run after a stop say so).
+    pub results: Vec<CaseResult>,
+    /// Why the run stopped before its end (the target stopped answering handshakes).
+    pub stopped: Option<String>,
+}
+
+/// Shared state of a run: consecutive handshake timeouts and why it stopped.
+#[derive(Default)]
+struct RunState {
+    timeouts_in_a_row: usize,
+    stopped: Option<String>,
+}
+
+/// Keeps what the reports need of a judged case and drops the payloads (memory stays
+/// bounded per run whatever the target sent).
+fn trim(obs: &mut Observed) {
+    const EVENTS_KEPT: usize = 64;
+    obs.received.truncate(EVENTS_KEPT);
+    for r in &mut obs.received {
+        match r {
+            Received::Text { data, .. }
+            | Received::Binary { data, .. }
+            | Received::Ping(data)
+            | Received::Pong(data) => {
+                data.truncate(64);
+                data.shrink_to_fit();
+            }
+            Received::StillOpen(_) => {}
+        }
+    }
+    obs.received.shrink_to_fit();
+}
+
+/// [`run_all`], which also stops the run when `opts.max_handshake_timeouts` handshakes
+/// in a row got no answer (the cases not run then say so).
+pub async fn run(
+    cases: Vec<Case>,
+    opts: RunOptions,
+    progress: impl Fn(&CaseResult) + Send + Sync + 'static,
+) -> RunOutcome {
     let opts = Arc::new(opts);
+    let state: Arc<std::sync::Mutex<RunState>> = Arc::default();
     let general = Arc::new(tokio::sync::Semaphore::new(opts.jobs.max(1)));
     let perf = Arc::new(tokio::sync::Semaphore::new(opts.perf_jobs.max(1)));
     let progress = Arc::new(progress);
@@ -1069,6 +1247,7 @@ pub async fn run_all(
     for (i, case) in order {
         let (opts, general, perf, progress) = (opts.clone(), general.clone(), perf.clone(), progress.clone());
         let perf_dead = perf_dead.clone();
+        let state = state.clone();
         handles.push(tokio::spawn(async move {
             // A performance case needs a permit of its own small pool as well, so
             // that they do not starve each other of bandwidth.
@@ -1080,9 +1259,29 @@ pub async fn run_all(
             let _g = general.acquire_owned().await.expect("open semaphore");
             let case = Arc::new(case);
             let dead = if case.performance { perf_dead.lock().ok().and_then(|d| d.clone()) } else { None };
-            let run = match dead {
-                Some(first) => skipped(format!("not run: performance case {first} got nothing back at all")),
-                None => run_case(&case, &opts).await,
+            let stopped = state.lock().ok().and_then(|s| s.stopped.clone());
+            let run = match (stopped, dead) {
+                (Some(why), _) => skipped(format!("not run: {why}")),
+                (None, Some(first)) => {
+                    skipped(format!("not run: performance case {first} got nothing back at all"))
+                }
+                (None, None) => {
+                    let run = run_case(&case, &opts).await;
+                    if let Ok(mut s) = state.lock() {
+                        if run.observed.response_failure == Some(ResponseFailure::TimedOut) {
+                            s.timeouts_in_a_row += 1;
+                            if s.timeouts_in_a_row >= opts.max_handshake_timeouts.max(1) && s.stopped.is_none() {
+                                s.stopped = Some(format!(
+                                    "the target accepted TCP but did not answer {} handshakes in a row within {:?}",
+                                    s.timeouts_in_a_row, opts.timeout
+                                ));
+                            }
+                        } else if run.observed.status.is_some() {
+                            s.timeouts_in_a_row = 0;
+                        }
+                    }
+                    run
+                }
             };
             // Silent: connected, then nothing at all came back (no message, no Close).
             let silent = run.observed.established
@@ -1095,10 +1294,12 @@ pub async fn run_all(
                 d.get_or_insert_with(|| case.id.clone());
             }
             let verdict = verdict::judge(&case, &run.observed);
+            let mut observed = run.observed;
+            trim(&mut observed);
             let r = CaseResult {
                 case,
                 verdict,
-                observed: run.observed,
+                observed,
                 transcript: run.transcript,
                 duration: run.duration,
             };
@@ -1107,13 +1308,54 @@ pub async fn run_all(
         }));
     }
     let mut out = Vec::with_capacity(handles.len());
-    for h in handles {
-        if let Ok(r) = h.await {
-            out.push(r);
+    for (i, h) in handles.into_iter().enumerate() {
+        match h.await {
+            Ok(r) => out.push(r),
+            // A case task that panicked is reported, never dropped.
+            Err(e) => out.push((usize::MAX - i, crashed(&e.to_string()))),
         }
     }
     out.sort_by_key(|(i, _)| *i);
-    out.into_iter().map(|(_, r)| r).collect()
+    let stopped = state.lock().ok().and_then(|s| s.stopped.clone());
+    RunOutcome { results: out.into_iter().map(|(_, r)| r).collect(), stopped }
+}
+
+/// The result of a case whose task failed (an internal error), so that it is reported.
+fn crashed(why: &str) -> CaseResult {
+    let case = Case {
+        id: "internal".into(),
+        category: "internal".into(),
+        category_title: "Internal errors".into(),
+        title: format!("a case task failed: {why}"),
+        rules: Vec::new(),
+        request: Vec::new(),
+        request_text: Vec::new(),
+        handshake: HandshakeExpect::Accept,
+        send: Vec::new(),
+        send_text: Vec::new(),
+        ok: Vec::new(),
+        ok_text: Vec::new(),
+        non_strict: None,
+        non_strict_text: None,
+        close: crate::catalog::CloseExpect { by_tester: true, codes: vec![1000], clean: false },
+        tester_close_fails: false,
+        wrong_code_fails: false,
+        informational: false,
+        performance: false,
+        offer: None,
+        pmd: PmdUse::Optional,
+        file: String::new(),
+        line: 0,
+    };
+    let run = skipped(format!("internal error: {why}"));
+    let verdict = verdict::judge(&case, &run.observed);
+    CaseResult {
+        case: Arc::new(case),
+        verdict,
+        observed: run.observed,
+        transcript: run.transcript,
+        duration: run.duration,
+    }
 }
 
 /// The run of a case that was not run, with the reason.

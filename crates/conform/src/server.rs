@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+use wsprobe_wire::deflate::{self, Deflater};
 use wsprobe_wire::encode::FrameSpec;
 use wsprobe_wire::handshake::{self, Progress};
 use wsprobe_wire::{Dir, Established, Event, LengthForm, Level, Limits, OpCode, Role, Rule, Session};
@@ -42,6 +43,93 @@ pub struct Faults {
     pub data_after_close: bool,
     /// Answer 101 to invalid handshake requests.
     pub accept_bad_requests: bool,
+    /// Echo text messages as binary ones (breaks no rule: only the behaviour differs).
+    pub text_as_binary: bool,
+    /// Complete the handshake, then never send anything (nor close).
+    pub silent: bool,
+    /// Accept TCP, read the request and never answer it.
+    pub no_handshake_answer: bool,
+    /// After the handshake, stream endless 1 MiB binary messages.
+    pub flood: bool,
+    /// After the handshake, answer every read with bytes that are not frames.
+    pub garbage: bool,
+    /// permessage-deflate: accept the first offer as written, valid or not.
+    pub pmd_accept_invalid: bool,
+    /// permessage-deflate: answer with two permessage-deflate elements.
+    pub pmd_two_answers: bool,
+    /// permessage-deflate: compress with a 32 KiB window whatever was agreed.
+    pub pmd_ignore_window: bool,
+    /// permessage-deflate: keep the compression context whatever was agreed.
+    pub pmd_ignore_no_context: bool,
+    /// permessage-deflate: send echoes as two frames, both with RSV1.
+    pub pmd_rsv1_continuation: bool,
+    /// permessage-deflate: set RSV1 on Pong frames.
+    pub pmd_rsv1_control: bool,
+    /// permessage-deflate: do not fail the connection on data that does not inflate.
+    pub pmd_ignore_inflate_errors: bool,
+}
+
+impl Faults {
+    /// The names [`Faults::from_names`] takes, one per deviation (`text-as-binary`, ...).
+    pub const NAMES: &'static [&'static str] = &[
+        "accept-unmasked",
+        "skip-utf8",
+        "wrong-pong",
+        "echo-bad-close-codes",
+        "wrong-accept",
+        "mask-frames",
+        "keep-tcp-open",
+        "non-minimal-length",
+        "rsv-bits",
+        "data-after-close",
+        "accept-bad-requests",
+        "text-as-binary",
+        "silent",
+        "no-handshake-answer",
+        "flood",
+        "garbage",
+        "pmd-accept-invalid",
+        "pmd-two-answers",
+        "pmd-ignore-window",
+        "pmd-ignore-no-context",
+        "pmd-rsv1-continuation",
+        "pmd-rsv1-control",
+        "pmd-ignore-inflate-errors",
+    ];
+
+    /// The deviations named (kebab-case field names, see [`Faults::NAMES`]).
+    pub fn from_names(names: &[String]) -> Result<Faults, String> {
+        let mut f = Faults::default();
+        for n in names {
+            match n.as_str() {
+                "accept-unmasked" => f.accept_unmasked = true,
+                "skip-utf8" => f.skip_utf8 = true,
+                "wrong-pong" => f.wrong_pong = true,
+                "echo-bad-close-codes" => f.echo_bad_close_codes = true,
+                "wrong-accept" => f.wrong_accept = true,
+                "mask-frames" => f.mask_frames = true,
+                "keep-tcp-open" => f.keep_tcp_open = true,
+                "non-minimal-length" => f.non_minimal_length = true,
+                "rsv-bits" => f.rsv_bits = true,
+                "data-after-close" => f.data_after_close = true,
+                "accept-bad-requests" => f.accept_bad_requests = true,
+                "text-as-binary" => f.text_as_binary = true,
+                "silent" => f.silent = true,
+                "no-handshake-answer" => f.no_handshake_answer = true,
+                "flood" => f.flood = true,
+                "garbage" => f.garbage = true,
+                "pmd-accept-invalid" => f.pmd_accept_invalid = true,
+                "pmd-two-answers" => f.pmd_two_answers = true,
+                "pmd-ignore-window" => f.pmd_ignore_window = true,
+                "pmd-ignore-no-context" => f.pmd_ignore_no_context = true,
+                "pmd-rsv1-continuation" => f.pmd_rsv1_continuation = true,
+                "pmd-rsv1-control" => f.pmd_rsv1_control = true,
+                "pmd-ignore-inflate-errors" => f.pmd_ignore_inflate_errors = true,
+                other => return Err(format!("unknown fault {other:?}; known: {}", Faults::NAMES.join(", "))),
+            }
+        }
+        Ok(f)
+    }
 }
 
 /// Configuration of the reference server.
@@ -99,12 +187,36 @@ struct Conn<'a> {
     out: Vec<u8>,
     close_sent: bool,
     done: bool,
+    /// Compresses echoes when permessage-deflate was agreed.
+    deflater: Option<Deflater>,
 }
 
 impl Conn<'_> {
     fn frame(&mut self, opcode: OpCode, payload: Vec<u8>) {
+        self.frame_with(opcode, payload, true, 0);
+    }
+
+    /// Echoes a data message, compressed when permessage-deflate was agreed.
+    fn echo(&mut self, opcode: OpCode, payload: Vec<u8>) {
         let f = &self.cfg.faults;
-        let mut spec = FrameSpec::new(opcode, payload);
+        let opcode = if f.text_as_binary && opcode == OpCode::TEXT { OpCode::BINARY } else { opcode };
+        let Some(d) = &mut self.deflater else {
+            self.frame(opcode, payload);
+            return;
+        };
+        let data = d.compress_message(&payload);
+        if f.pmd_rsv1_continuation && data.len() > 1 {
+            let (a, b) = data.split_at(data.len() / 2);
+            self.frame_with(opcode, a.to_vec(), false, 4);
+            self.frame_with(OpCode::CONTINUATION, b.to_vec(), true, 4);
+        } else {
+            self.frame_with(opcode, data, true, 4);
+        }
+    }
+
+    fn frame_with(&mut self, opcode: OpCode, payload: Vec<u8>, fin: bool, rsv: u8) {
+        let f = &self.cfg.faults;
+        let mut spec = FrameSpec::new(opcode, payload).fin(fin).rsv(rsv);
         if f.mask_frames {
             spec = spec.masked([0x37, 0xfa, 0x21, 0x3d]);
         }
@@ -112,7 +224,10 @@ impl Conn<'_> {
             spec = spec.length_form(LengthForm::Ext64);
         }
         if f.rsv_bits {
-            spec = spec.rsv(2);
+            spec = spec.rsv(rsv | 2);
+        }
+        if f.pmd_rsv1_control && self.deflater.is_some() && opcode == OpCode::PONG {
+            spec = spec.rsv(4);
         }
         let _ = spec.encode_into(&mut self.out);
     }
@@ -137,6 +252,7 @@ impl Conn<'_> {
         match ev {
             Event::Violation(v) if v.by == Role::Client => {
                 let ignored = (f.accept_unmasked && v.rule == Rule::MaskClientUnmasked)
+                    || (f.pmd_ignore_inflate_errors && v.rule == Rule::PmdInflateError)
                     || (f.skip_utf8 && v.rule == Rule::Utf8TextInvalid)
                     || (f.echo_bad_close_codes && v.rule == Rule::CloseCodeInvalid);
                 if !ignored {
@@ -162,7 +278,7 @@ impl Conn<'_> {
                     if m.truncated {
                         self.fail(1009);
                     } else {
-                        self.frame(m.opcode, m.payload);
+                        self.echo(m.opcode, m.payload);
                     }
                 }
                 OpCode::PING => {
@@ -178,6 +294,50 @@ impl Conn<'_> {
                 _ => {}
             },
             _ => {}
+        }
+    }
+}
+
+/// The Sec-WebSocket-Extensions answer to `offers` and the configuration it agrees to.
+fn pmd_answer(
+    f: &Faults,
+    offers: &[wsprobe_wire::extensions::Extension],
+) -> (Option<String>, Option<deflate::PmdConfig>) {
+    use wsprobe_wire::extensions::format_extensions;
+    if f.pmd_accept_invalid
+        && let Some(first) = offers.iter().find(|o| o.name == deflate::NAME)
+    {
+        let cfg =
+            deflate::parse_params(first).map(|p| deflate::PmdConfig::from_params(&p)).unwrap_or_default();
+        return (Some(format_extensions(std::slice::from_ref(first))), Some(cfg));
+    }
+    match deflate::answer_offers(offers) {
+        Some((ext, cfg)) if f.pmd_two_answers => (Some(format_extensions(&[ext.clone(), ext])), Some(cfg)),
+        Some((ext, cfg)) => (Some(format_extensions(&[ext])), Some(cfg)),
+        None => (None, None),
+    }
+}
+
+/// The misbehaviours after the handshake that are not about frames: silence, a flood
+/// of 1 MiB messages, garbage bytes. Each ends when the client goes away.
+async fn misbehave(mut stream: TcpStream, f: &Faults) -> std::io::Result<()> {
+    let mut chunk = vec![0u8; 64 * 1024];
+    if f.flood {
+        let mut frame = Vec::new();
+        let _ = FrameSpec::new(OpCode::BINARY, vec![0x5a; 1 << 20]).encode_into(&mut frame);
+        // Stops when the client closes TCP (the write fails) or after 4 GiB.
+        for _ in 0..4096 {
+            stream.write_all(&frame).await?;
+        }
+        return Ok(());
+    }
+    loop {
+        let n = stream.read(&mut chunk).await?;
+        if n == 0 {
+            return Ok(());
+        }
+        if f.garbage {
+            stream.write_all(b"\xff\xfe this is not a WebSocket frame \x00\x01").await?;
         }
     }
 }
@@ -209,6 +369,17 @@ async fn connection(mut stream: TcpStream, cfg: &ServerConfig) -> std::io::Resul
         buf.extend_from_slice(&chunk[..n]);
     };
     let f = &cfg.faults;
+    if f.no_handshake_answer {
+        // Hold the connection open in silence, for as long as the client stays.
+        while let Ok(n) = stream.read(&mut chunk).await {
+            if n == 0 {
+                break;
+            }
+        }
+        return Ok(());
+    }
+    let offers = req.offered_extensions().unwrap_or_default();
+    let (ext_answer, pmd) = pmd_answer(f, &offers);
     let mut response = if f.accept_bad_requests {
         let key = String::from_utf8_lossy(req.header("Sec-WebSocket-Key").unwrap_or_default()).into_owned();
         format!(
@@ -217,7 +388,7 @@ async fn connection(mut stream: TcpStream, cfg: &ServerConfig) -> std::io::Resul
         )
         .into_bytes()
     } else {
-        handshake::response_for(&req, |_| None, None)
+        handshake::response_for(&req, |_| None, ext_answer.as_deref())
     };
     let accepted = response.starts_with(b"HTTP/1.1 101");
     if accepted && f.wrong_accept {
@@ -230,9 +401,17 @@ async fn connection(mut stream: TcpStream, cfg: &ServerConfig) -> std::io::Resul
     if !accepted {
         return stream.shutdown().await;
     }
+    if f.silent || f.flood || f.garbage {
+        return misbehave(stream, f).await;
+    }
     let limits = Limits { message_keep: cfg.max_message, frame_keep: 0, ..Limits::default() };
-    let mut session = Session::established(limits, Established::default());
-    let mut conn = Conn { cfg, out: Vec::new(), close_sent: false, done: false };
+    let mut session = Session::established(limits, Established { pmd });
+    let deflater = pmd.map(|p| {
+        let (bits, nct) = p.for_sender(Role::Server);
+        let bits = if f.pmd_ignore_window { 15 } else { bits };
+        Deflater::new(bits, nct && !f.pmd_ignore_no_context)
+    });
+    let mut conn = Conn { cfg, out: Vec::new(), close_sent: false, done: false, deflater };
     let mut events = Vec::new();
     let mut pending = buf.split_off(consumed);
     loop {

@@ -19,6 +19,14 @@ pub enum Payload {
         /// The repeated unit (never empty).
         unit: Vec<u8>,
     },
+    /// `corpus=NAME(LEN)`: `len` bytes of a sample corpus ([`crate::corpus`]); the
+    /// n-th repetition of a message takes the n-th slice.
+    Corpus {
+        /// Corpus name.
+        name: String,
+        /// Length of each slice.
+        len: usize,
+    },
 }
 
 impl Payload {
@@ -31,7 +39,7 @@ impl Payload {
     pub fn len(&self) -> usize {
         match self {
             Payload::Bytes(b) => b.len(),
-            Payload::Repeat { len, .. } => *len,
+            Payload::Repeat { len, .. } | Payload::Corpus { len, .. } => *len,
         }
     }
 
@@ -42,7 +50,13 @@ impl Payload {
 
     /// The bytes themselves.
     pub fn bytes(&self) -> Vec<u8> {
+        self.nth(0)
+    }
+
+    /// The bytes of the `n`-th repetition (differs from the first only for a corpus slice).
+    pub fn nth(&self, n: u64) -> Vec<u8> {
         match self {
+            Payload::Corpus { name, len } => crate::corpus::slice(name, *len, n),
             Payload::Bytes(b) => b.clone(),
             Payload::Repeat { len, unit } => {
                 let mut out = Vec::with_capacity(*len);
@@ -62,6 +76,7 @@ impl Payload {
             Payload::Repeat { len, unit } => {
                 data.len() == *len && data.chunks(unit.len()).all(|c| c == &unit[..c.len()])
             }
+            Payload::Corpus { .. } => self.bytes() == data,
         }
     }
 
@@ -71,14 +86,19 @@ impl Payload {
             Payload::Bytes(b) if b.is_empty() => "empty".into(),
             Payload::Bytes(b) => describe_bytes(b),
             Payload::Repeat { len, unit } => format!("len={len}(repeat {})", describe_bytes(unit)),
+            Payload::Corpus { name, len } => format!("corpus={name}({len})"),
         }
     }
 }
 
-/// `'text'` for short printable UTF-8, `0xHEX` otherwise (cut after 48 bytes).
+/// `'text'` for printable UTF-8 (cut after 160 characters), `0xHEX` otherwise (cut
+/// after 48 bytes).
 pub fn describe_bytes(b: &[u8]) -> String {
     match std::str::from_utf8(b) {
-        Ok(s) if s.chars().all(|c| !c.is_control()) && s.len() <= 64 => format!("'{s}'"),
+        Ok(s) if s.chars().all(|c| !c.is_control()) && s.chars().count() <= 160 => format!("'{s}'"),
+        Ok(s) if s.chars().all(|c| !c.is_control()) => {
+            format!("'{}…' ({} bytes)", s.chars().take(160).collect::<String>(), b.len())
+        }
         _ if b.len() <= 48 => format!("0x{}", hex::encode(b)),
         _ => format!("0x{}… ({} bytes)", hex::encode(&b[..48]), b.len()),
     }
@@ -161,6 +181,9 @@ pub enum Match {
     Exact(Payload),
     /// Any bytes of this length (`length=N`).
     Length(u64),
+    /// `echo`: exactly the next data message the tester sent (type, length and bytes),
+    /// in order (Autobahn's echo check of categories 12 and 13).
+    Echo,
 }
 
 impl Match {
@@ -168,7 +191,7 @@ impl Match {
     pub fn keep(&self) -> usize {
         match self {
             Match::Exact(p) => p.len(),
-            Match::Length(_) => 0,
+            Match::Length(_) | Match::Echo => 0,
         }
     }
 
@@ -177,6 +200,7 @@ impl Match {
         match self {
             Match::Exact(p) => p.describe(),
             Match::Length(n) => format!("length={n}"),
+            Match::Echo => "echo".into(),
         }
     }
 }
@@ -309,7 +333,7 @@ fn parse_quoted(s: &str) -> Result<Vec<u8>, String> {
 
 /// Whether `s` is written as a payload (and not as a `key=value` option).
 fn looks_like_payload(s: &str) -> bool {
-    s.starts_with('\'') || s.starts_with("0x") || s.starts_with("len=")
+    s.starts_with('\'') || s.starts_with("0x") || s.starts_with("len=") || s.starts_with("corpus=")
 }
 
 /// Parses `'text'`, `0xHEX` or `len=N(repeat 'unit')` / `len=N(repeat 0xHEX)`.
@@ -320,6 +344,16 @@ pub fn parse_payload(s: &str) -> Result<Payload, String> {
     }
     if let Some(h) = s.strip_prefix("0x") {
         return hex::decode(h).map(Payload::Bytes).map_err(|e| format!("bad hex {s:?}: {e}"));
+    }
+    if let Some(rest) = s.strip_prefix("corpus=") {
+        let bad = || format!("{s:?}: expected corpus=NAME(LEN) with NAME one of {:?}", crate::corpus::NAMES);
+        let (name, len) = rest.strip_suffix(')').and_then(|r| r.split_once('(')).ok_or_else(bad)?;
+        let len: usize = len.parse().map_err(|_| bad())?;
+        let size = crate::corpus::get(name).ok_or_else(bad)?.len();
+        if len == 0 || len > size {
+            return Err(format!("{s:?}: the length must be 1..={size} (the size of corpus {name})"));
+        }
+        return Ok(Payload::Corpus { name: name.to_owned(), len });
     }
     if let Some(rest) = s.strip_prefix("len=") {
         let open = rest.find('(').ok_or_else(|| format!("{s:?}: expected len=N(repeat ...)"))?;
@@ -339,7 +373,7 @@ pub fn parse_payload(s: &str) -> Result<Payload, String> {
         }
         return Ok(Payload::Repeat { len, unit });
     }
-    Err(format!("expected a payload ('text', 0xHEX or len=N(repeat ...)), got {s:?}"))
+    Err(format!("expected a payload ('text', 0xHEX, len=N(repeat ...) or corpus=NAME(N)), got {s:?}"))
 }
 
 fn opcode_named(name: &str) -> Option<OpCode> {
@@ -513,6 +547,9 @@ pub fn parse_step(s: &str) -> Result<Step, String> {
 }
 
 fn parse_match(s: &str) -> Result<Match, String> {
+    if s == "echo" {
+        return Ok(Match::Echo);
+    }
     match s.strip_prefix("length=") {
         Some(n) => n.parse().map(Match::Length).map_err(|_| format!("bad length {s:?}")),
         None => parse_payload(s).map(Match::Exact),
@@ -563,6 +600,11 @@ mod tests {
         assert_eq!(p.bytes(), b"ababa");
         assert!(p.matches(b"ababa") && !p.matches(b"abab") && !p.matches(b"ababb"));
         assert!(parse_payload("len=5(repeat '')").is_err());
+        let c = parse_payload("corpus=json(16)").unwrap();
+        assert_eq!((c.bytes().len(), c.describe().as_str()), (16, "corpus=json(16)"));
+        assert_ne!(c.nth(1), c.nth(2));
+        assert!(parse_payload("corpus=nope(16)").is_err() && parse_payload("corpus=json(0)").is_err());
+        assert_eq!(parse_expected("1000*TEXT(echo)").unwrap().event, Expected::Text(Match::Echo));
     }
 
     #[test]

@@ -112,15 +112,19 @@ pub enum Received {
     Text {
         /// Full length.
         len: u64,
-        /// Bytes kept.
+        /// Bytes kept (none once `echoed` was decided true).
         data: Vec<u8>,
+        /// It equals the data message the tester sent in the same position.
+        echoed: bool,
     },
     /// A binary message.
     Binary {
         /// Full length.
         len: u64,
-        /// Bytes kept.
+        /// Bytes kept (none once `echoed` was decided true).
         data: Vec<u8>,
+        /// It equals the data message the tester sent in the same position.
+        echoed: bool,
     },
     /// A Ping.
     Ping(Vec<u8>),
@@ -141,8 +145,10 @@ impl Received {
             }
         };
         match self {
-            Received::Text { len, data } => format!("TEXT({})", body(*len, data)),
-            Received::Binary { len, data } => format!("BIN({})", body(*len, data)),
+            Received::Text { echoed: true, .. } => "TEXT(echo)".into(),
+            Received::Binary { echoed: true, .. } => "BIN(echo)".into(),
+            Received::Text { len, data, .. } => format!("TEXT({})", body(*len, data)),
+            Received::Binary { len, data, .. } => format!("BIN({})", body(*len, data)),
             Received::Ping(p) => format!("PING({})", body(p.len() as u64, p)),
             Received::Pong(p) => format!("PONG({})", body(p.len() as u64, p)),
             Received::StillOpen(t) => format!("still-open-after-wait-{t}"),
@@ -153,14 +159,18 @@ impl Received {
 fn match_one(m: &Match, len: u64, data: &[u8]) -> bool {
     match m {
         Match::Length(n) => *n == len,
+        // Decided by the runner, which knows what it sent (see `Received::Text::echoed`).
+        Match::Echo => false,
         Match::Exact(p) => p.len() as u64 == len && data.len() as u64 == len && p.matches(data),
     }
 }
 
 fn event_matches(e: &Expected, r: &Received) -> bool {
     match (e, r) {
-        (Expected::Text(m), Received::Text { len, data })
-        | (Expected::Binary(m), Received::Binary { len, data }) => match_one(m, *len, data),
+        (Expected::Text(Match::Echo), Received::Text { echoed, .. })
+        | (Expected::Binary(Match::Echo), Received::Binary { echoed, .. }) => *echoed,
+        (Expected::Text(m), Received::Text { len, data, .. })
+        | (Expected::Binary(m), Received::Binary { len, data, .. }) => match_one(m, *len, data),
         (Expected::Ping(m), Received::Ping(p)) | (Expected::Pong(m), Received::Pong(p)) => {
             match_one(m, p.len() as u64, p)
         }
@@ -185,6 +195,31 @@ pub fn list_matches(expected: &[ExpectedRun], received: &[Received]) -> bool {
         }
     }
     true
+}
+
+/// Whether `received` is the start of the expected list: more events may still make
+/// it match.
+pub fn list_prefix_matches(expected: &[ExpectedRun], received: &[Received]) -> bool {
+    let mut left = received;
+    for run in expected {
+        for _ in 0..run.count {
+            let Some((first, rest)) = left.split_first() else {
+                return true;
+            };
+            if !event_matches(&run.event, first) {
+                return false;
+            }
+            left = rest;
+        }
+    }
+    left.is_empty()
+}
+
+/// Whether what was received can still become an acceptable outcome (OK or
+/// NON-STRICT). Once it cannot, the case is decided: FAILED.
+pub fn can_still_pass(case: &Case, received: &[Received]) -> bool {
+    list_prefix_matches(&case.ok, received)
+        || case.non_strict.as_ref().is_some_and(|ns| list_prefix_matches(ns, received))
 }
 
 /// Whether `received` matches every outcome list of the case (when the tester closes).
@@ -230,6 +265,8 @@ pub struct Observed {
     pub notes: Vec<String>,
     /// Why no handshake response came back, when none did.
     pub response_failure: Option<ResponseFailure>,
+    /// permessage-deflate as negotiated (`None`: not offered, or declined).
+    pub pmd: Option<wsprobe_wire::deflate::PmdConfig>,
 }
 
 /// How a handshake response failed to arrive.
@@ -255,8 +292,8 @@ pub struct Verdict {
     pub outcome: Outcome,
     /// Rules broken (violations found in what the target sent).
     pub findings: Vec<Finding>,
-    /// Rules blamed for a failure: the broken ones, or the case's rules when the
-    /// behaviour alone failed.
+    /// Rules blamed for a failure: only rules the target's bytes broke (empty when the
+    /// behaviour alone differed; `expected` and `actual` then say how).
     pub blamed: Vec<Rule>,
     /// What was expected, in words.
     pub expected: String,
@@ -397,6 +434,10 @@ pub fn judge(case: &Case, obs: &Observed) -> Verdict {
                 _ => {}
             }
         }
+        if case.pmd == crate::catalog::PmdUse::Required && obs.pmd.is_none() {
+            behavior = Behavior::Unimplemented;
+            result = "The target declined permessage-deflate: the case does not apply.".into();
+        }
         if case.informational {
             behavior = Behavior::Informational;
             behavior_close = Behavior::Informational;
@@ -441,13 +482,66 @@ pub fn judge(case: &Case, obs: &Observed) -> Verdict {
         Outcome::Passed
     };
     let mut blamed: Vec<Rule> = Vec::new();
+    // A rule is named only when the bytes broke it.
     for f in &findings {
         if !blamed.contains(&f.rule) {
             blamed.push(f.rule);
         }
     }
-    if blamed.is_empty() && outcome == Outcome::Failed {
-        blamed = case.rules.clone();
-    }
     Verdict { behavior, behavior_close, outcome, findings, blamed, expected, actual, result, result_close }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::steps::parse_expected;
+
+    fn text(s: &str) -> Received {
+        Received::Text { len: s.len() as u64, data: s.as_bytes().to_vec(), echoed: false }
+    }
+
+    fn case(ok: &[&str], non_strict: Option<&[&str]>) -> Case {
+        let list = |l: &[&str]| l.iter().map(|e| parse_expected(e).unwrap()).collect::<Vec<_>>();
+        let mut c = crate::Catalog::builtin().cases[0].clone();
+        c.ok = list(ok);
+        c.non_strict = non_strict.map(list);
+        c
+    }
+
+    #[test]
+    fn a_case_is_decided_once_no_outcome_can_match() {
+        let c = case(&["TEXT('a')", "2*TEXT('b')"], Some(&["TEXT('a')", "PONG('p')"]));
+        assert!(can_still_pass(&c, &[]));
+        assert!(can_still_pass(&c, &[text("a"), text("b")]));
+        assert!(can_still_pass(&c, &[text("a"), Received::Pong(b"p".to_vec())]));
+        assert!(!can_still_pass(&c, &[text("b")]));
+        assert!(!can_still_pass(&c, &[text("a"), text("b"), text("b"), text("b")]));
+        let bin = Received::Binary { len: 1, data: b"a".to_vec(), echoed: false };
+        assert!(!can_still_pass(&c, &[bin]));
+        let nothing = case(&[], None);
+        assert!(can_still_pass(&nothing, &[]) && !can_still_pass(&nothing, &[text("x")]));
+    }
+
+    #[test]
+    fn echoes_match_only_when_the_runner_saw_them_equal() {
+        let c = case(&["2*TEXT(echo)"], None);
+        let echoed = Received::Text { len: 3, data: Vec::new(), echoed: true };
+        assert!(list_matches(&c.ok, &[echoed.clone(), echoed.clone()]));
+        assert!(!can_still_pass(&c, &[echoed, text("abc")]));
+    }
+
+    #[test]
+    fn a_failure_without_a_broken_rule_blames_none() {
+        let c = case(&["TEXT('a')"], None);
+        let obs = Observed {
+            established: true,
+            received: vec![text("b")],
+            closed_by_me: true,
+            ..Default::default()
+        };
+        let v = judge(&c, &obs);
+        assert_eq!(v.outcome, Outcome::Failed);
+        assert!(v.blamed.is_empty() && v.findings.is_empty());
+        assert!(v.expected.starts_with("TEXT('a')") && v.actual.starts_with("TEXT('b')"), "{v:?}");
+    }
 }

@@ -7,7 +7,7 @@ mod common;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use wsprobe_conform::report::{self, Baseline};
-use wsprobe_conform::runner::{CaseResult, RunOptions, Target, run_all};
+use wsprobe_conform::runner::{CaseResult, run_all};
 use wsprobe_conform::{Behavior, Catalog};
 
 #[derive(Deserialize)]
@@ -40,15 +40,15 @@ fn timing_equivalent(a: &str, b: &str) -> bool {
 }
 
 async fn run_peer(port: u16) -> Vec<CaseResult> {
-    let opts = RunOptions::new(Target { host: "127.0.0.1".into(), port, path: "/".into() });
-    run_all(Catalog::builtin().cases, opts, |_| {}).await
+    let opts = common::options("127.0.0.1".into(), port);
+    run_all(Catalog::builtin().select(&[], &[common::HEAVY.into()]).unwrap(), opts, |_| {}).await
 }
 
 fn diff_with_baseline(results: &[CaseResult], file: &str) -> Vec<String> {
     let path = common::repo().join("reports/baselines").join(file);
     let baseline: Baseline = report::read_baseline(&path).expect("committed baseline");
     let exc = exceptions();
-    report::diff_baseline(results, &baseline, true)
+    report::diff_baseline(results, &baseline, false)
         .into_iter()
         .filter(|d| {
             let timing = exc.get(&d.id).is_some_and(|e| e.kind == "timing");
@@ -87,7 +87,7 @@ async fn python_websockets_matches_baseline_and_autobahn() {
     let mut compared = 0;
     for r in &results {
         let cat = r.case.category.as_str();
-        if !matches!(cat, "1" | "2" | "3" | "4" | "5" | "6" | "7" | "9" | "10") {
+        if !matches!(cat, "1" | "2" | "3" | "4" | "5" | "6" | "7" | "9" | "10" | "12" | "13") {
             continue;
         }
         let Some(a) = cases.get(&r.case.id) else {
@@ -117,7 +117,7 @@ async fn python_websockets_matches_baseline_and_autobahn() {
             ));
         }
     }
-    assert_eq!(compared, 301, "categories 1-7, 9, 10 hold 301 Autobahn cases");
+    assert_eq!(compared, 301 + 48, "categories 1-7, 9, 10 hold 301 cases; the light part of 12 and 13, 48");
     assert!(problems.is_empty(), "calibration against Autobahn:\n{}", problems.join("\n"));
 }
 
@@ -128,4 +128,22 @@ async fn node_ws_matches_baseline() {
     drop(peer);
     let diffs = diff_with_baseline(&results, "node-ws.json");
     assert!(diffs.is_empty(), "differences from reports/baselines/node-ws.json:\n{}", diffs.join("\n"));
+    // Without --deflate, ws declines permessage-deflate: 12, 13 and the compressed P
+    // cases do not apply.
+    let pmd: Vec<&CaseResult> = results.iter().filter(|r| r.case.category == "12").collect();
+    assert!(!pmd.is_empty() && pmd.iter().all(|r| r.verdict.outcome == wsprobe_conform::Outcome::Unimplemented));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn node_ws_with_deflate_matches_baseline() {
+    let peer = common::start_peer_with("node", &["--deflate"]);
+    let results = run_peer(peer.port).await;
+    drop(peer);
+    let diffs = diff_with_baseline(&results, "node-ws-deflate.json");
+    assert!(
+        diffs.is_empty(),
+        "differences from reports/baselines/node-ws-deflate.json:\n{}",
+        diffs.join("\n")
+    );
+    assert!(results.iter().filter(|r| r.case.category == "13").all(|r| r.observed.pmd.is_some()));
 }

@@ -5,24 +5,81 @@ use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use wsprobe_conform::runner::{CaseResult, RunOptions, Target, run_all};
-use wsprobe_conform::{Catalog, ServerConfig, server};
+use wsprobe_conform::{Catalog, Faults, Outcome, ServerConfig, server};
+use wsprobe_wire::Rule;
 
 /// The repository root.
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("repo root")
 }
 
-/// Runs the cases matching `patterns` against a reference server with `cfg`.
+/// The compression cases that send 1000 messages of 4 KiB and more (Autobahn 12.x.5 to
+/// 12.x.18 and 13.x.5 to 13.x.18): minutes in a debug build, so the tests run the
+/// first four sizes of every subcategory (16 to 1024 bytes) and `scripts/` the rest.
+pub const HEAVY: &str = "1[23].*.[5-9],1[23].*.1[0-9]";
+
+/// Run options for tests: the timers that bound a case are scaled (default 4, or
+/// `WSPROBE_TEST_TIME_SCALE`) so that a loaded machine and a debug build do not turn a
+/// pass into a timeout; passing cases never wait for those timers.
+pub fn options(host: String, port: u16) -> RunOptions {
+    let mut opts = RunOptions::new(Target { host, port, path: "/".into() });
+    opts.time_scale =
+        std::env::var("WSPROBE_TEST_TIME_SCALE").ok().and_then(|v| v.parse().ok()).unwrap_or(4.0);
+    opts
+}
+
+/// Runs the cases matching `patterns` (all if empty), but not [`HEAVY`], against a
+/// reference server with `cfg`.
 pub async fn run_against_server(cfg: ServerConfig, patterns: &[&str]) -> Vec<CaseResult> {
+    run_selected(cfg, patterns, &[HEAVY]).await
+}
+
+/// Runs the cases matching `include` (all if empty) and not `exclude` against a
+/// reference server with `cfg`.
+pub async fn run_selected(cfg: ServerConfig, include: &[&str], exclude: &[&str]) -> Vec<CaseResult> {
     let (addr, handle) = server::spawn("127.0.0.1:0", cfg).await.expect("bind");
-    let patterns: Vec<String> = patterns.iter().map(|s| s.to_string()).collect();
-    let cases = Catalog::builtin().select(&patterns, &[]).expect("patterns");
-    let mut opts =
-        RunOptions::new(Target { host: addr.ip().to_string(), port: addr.port(), path: "/".into() });
+    let strings = |p: &[&str]| p.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let cases = Catalog::builtin().select(&strings(include), &strings(exclude)).expect("patterns");
+    let mut opts = options(addr.ip().to_string(), addr.port());
     opts.jobs = 32;
     let results = run_all(cases, opts, |_| {}).await;
     handle.abort();
     results
+}
+
+/// Runs `patterns` against a reference server with `faults`: every case of `must_fail`
+/// fails, and no failure names a rule outside `rules` (a rule is named only when the
+/// bytes broke it).
+pub async fn check_fault(faults: Faults, patterns: &[&str], rules: &[Rule], must_fail: &[&str]) {
+    let name = format!("{faults:?}");
+    let results = run_against_server(ServerConfig { faults, ..Default::default() }, patterns).await;
+    let mut problems = Vec::new();
+    for id in must_fail {
+        match results.iter().find(|r| r.case.id == *id) {
+            None => problems.push(format!("case {id} did not run")),
+            Some(r) if r.verdict.outcome != Outcome::Failed => {
+                problems.push(format!("case {id} should fail but is {:?}", r.verdict.outcome))
+            }
+            Some(_) => {}
+        }
+    }
+    for r in results.iter().filter(|r| r.verdict.outcome == Outcome::Failed) {
+        let wrong: Vec<Rule> = r.verdict.blamed.iter().copied().filter(|b| !rules.contains(b)).collect();
+        if !wrong.is_empty() {
+            problems.push(format!(
+                "case {} blames {:?} (expected only {:?}); findings {:?}; got {}",
+                r.case.id, wrong, rules, r.verdict.findings, r.verdict.actual
+            ));
+        }
+    }
+    let named = results
+        .iter()
+        .filter(|r| must_fail.contains(&r.case.id.as_str()))
+        .any(|r| r.verdict.blamed.iter().any(|b| rules.contains(b)));
+    if !rules.is_empty() && !named {
+        problems.push(format!("no case of {must_fail:?} names any of {rules:?}"));
+    }
+    assert!(problems.is_empty(), "{name}:\n{}", problems.join("\n"));
 }
 
 /// A peer echo server started by a test; killed (by its own handle) when dropped.
@@ -41,6 +98,11 @@ impl Drop for Peer {
 
 /// Starts a peer echo server (`python` or `node`); panics with setup advice if it is not installed.
 pub fn start_peer(kind: &str) -> Peer {
+    start_peer_with(kind, &[])
+}
+
+/// As [`start_peer`], with extra arguments for the peer (e.g. `--deflate` for Node).
+pub fn start_peer_with(kind: &str, extra: &[&str]) -> Peer {
     let root = repo();
     let mut cmd = match kind {
         "python" => {
@@ -68,6 +130,7 @@ pub fn start_peer(kind: &str) -> Peer {
     };
     let mut child = cmd
         .args(["--port", "0"])
+        .args(extra)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
