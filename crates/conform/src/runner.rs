@@ -515,10 +515,14 @@ struct Controller<'a> {
     unechoed: VecDeque<(OpCode, Vec<u8>)>,
     /// What came back can no longer match any acceptable outcome.
     decided: bool,
+    /// Pings received during an echo case (heartbeats, not events).
+    heartbeats: u32,
 }
 
 /// Payload bytes of received events a case keeps; past it the target is flooding.
 const RECEIVED_KEEP_MAX: usize = 32 << 20;
+/// Pings a target may send during an echo case before it counts as flooding.
+const HEARTBEATS_MAX: u32 = 1000;
 /// Findings kept per case (the rest are counted in a note).
 const FINDINGS_MAX: usize = 64;
 
@@ -607,6 +611,7 @@ impl<'a> Controller<'a> {
             deflater,
             unechoed: VecDeque::new(),
             decided: false,
+            heartbeats: 0,
         }
     }
 
@@ -866,8 +871,17 @@ impl<'a> Controller<'a> {
                 }
                 if self.case.checks_echo() && !self.case.expects_ping() {
                     // A heartbeat during an echo case (Autobahn 12/13 judge the echoes
-                    // only): answered above, not an event of the case.
-                    self.tr.note("the target sent a Ping (a heartbeat): answered, not counted");
+                    // only): answered above, not an event of the case; a flood of them
+                    // still ends the case.
+                    self.heartbeats += 1;
+                    if self.heartbeats == 1 {
+                        self.tr.note("the target sent a Ping (a heartbeat): answered, not counted");
+                    }
+                    if self.heartbeats > HEARTBEATS_MAX {
+                        let note = format!("flood: more than {HEARTBEATS_MAX} Pings; reading stopped");
+                        self.obs.notes.push(note.clone());
+                        self.drop_tcp(&note);
+                    }
                     return;
                 }
                 self.received_bytes += p.len();

@@ -53,6 +53,8 @@ pub struct Faults {
     pub flood: bool,
     /// After the handshake, answer every read with bytes that are not frames.
     pub garbage: bool,
+    /// After the handshake, send endless 125-byte Pings.
+    pub ping_flood: bool,
     /// permessage-deflate: accept the first offer as written, valid or not.
     pub pmd_accept_invalid: bool,
     /// permessage-deflate: answer with two permessage-deflate elements.
@@ -88,6 +90,7 @@ impl Faults {
         "no-handshake-answer",
         "flood",
         "garbage",
+        "ping-flood",
         "pmd-accept-invalid",
         "pmd-two-answers",
         "pmd-ignore-window",
@@ -118,6 +121,7 @@ impl Faults {
                 "no-handshake-answer" => f.no_handshake_answer = true,
                 "flood" => f.flood = true,
                 "garbage" => f.garbage = true,
+                "ping-flood" => f.ping_flood = true,
                 "pmd-accept-invalid" => f.pmd_accept_invalid = true,
                 "pmd-two-answers" => f.pmd_two_answers = true,
                 "pmd-ignore-window" => f.pmd_ignore_window = true,
@@ -322,11 +326,13 @@ fn pmd_answer(
 /// of 1 MiB messages, garbage bytes. Each ends when the client goes away.
 async fn misbehave(mut stream: TcpStream, f: &Faults) -> std::io::Result<()> {
     let mut chunk = vec![0u8; 64 * 1024];
-    if f.flood {
+    if f.flood || f.ping_flood {
         let mut frame = Vec::new();
-        let _ = FrameSpec::new(OpCode::BINARY, vec![0x5a; 1 << 20]).encode_into(&mut frame);
+        let (opcode, len, count) =
+            if f.flood { (OpCode::BINARY, 1 << 20, 4096) } else { (OpCode::PING, 125, 1 << 25) };
+        let _ = FrameSpec::new(opcode, vec![0x5a; len]).encode_into(&mut frame);
         // Stops when the client closes TCP (the write fails) or after 4 GiB.
-        for _ in 0..4096 {
+        for _ in 0..count {
             stream.write_all(&frame).await?;
         }
         return Ok(());
@@ -401,7 +407,7 @@ async fn connection(mut stream: TcpStream, cfg: &ServerConfig) -> std::io::Resul
     if !accepted {
         return stream.shutdown().await;
     }
-    if f.silent || f.flood || f.garbage {
+    if f.silent || f.flood || f.garbage || f.ping_flood {
         return misbehave(stream, f).await;
     }
     let limits = Limits { message_keep: cfg.max_message, frame_keep: 0, ..Limits::default() };
@@ -446,5 +452,21 @@ async fn connection(mut stream: TcpStream, cfg: &ServerConfig) -> std::io::Resul
             Ok(n) if !conn.close_sent => pending.extend_from_slice(&chunk[..n]),
             Ok(_) => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_fault_has_a_name() {
+        for n in Faults::NAMES {
+            let f = Faults::from_names(&[n.to_string()]).unwrap();
+            assert_ne!(f, Faults::default(), "{n}");
+        }
+        assert!(Faults::from_names(&["nope".into()]).unwrap_err().contains("text-as-binary"));
+        // One name per field: the Debug form lists every field once.
+        assert_eq!(format!("{:?}", Faults::default()).matches(": false").count(), Faults::NAMES.len());
     }
 }

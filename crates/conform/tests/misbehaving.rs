@@ -50,7 +50,9 @@ async fn a_flood_is_cut_short_and_not_kept() {
     let results = common::run_against_server(faulty(f), &["1.1.1,1.2.1,9.1.1"]).await;
     for r in &results {
         assert_eq!(r.verdict.outcome, Outcome::Failed, "{}", r.case.id);
-        assert!(r.verdict.blamed.is_empty(), "{}: {:?}", r.case.id, r.verdict.blamed);
+        // It never answers the tester's Close (if the tester did not drop it first).
+        let rules: Vec<&str> = r.verdict.blamed.iter().map(|b| b.id()).collect();
+        assert!(rules.iter().all(|b| *b == "close.not-answered"), "{}: {rules:?}", r.case.id);
         // What is kept of a judged case is bounded, whatever was sent.
         assert!(r.observed.received.len() <= 64, "{}", r.case.id);
         for e in &r.observed.received {
@@ -93,5 +95,22 @@ async fn a_target_that_never_answers_handshakes_stops_the_run_with_exit_3() {
         not_run + 4 >= o.results.len(),
         "at most the cases in flight ran: {not_run} of {}",
         o.results.len()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ping_flood_ends_every_case_and_is_not_kept() {
+    let f = Faults { ping_flood: true, ..Default::default() };
+    let results = common::run_against_server(faulty(f), &["1.1.1,2.1,12.1.1,P.2.6"]).await;
+    for r in &results {
+        assert_eq!(r.verdict.outcome, Outcome::Failed, "{}", r.case.id);
+        assert!(r.observed.received.len() <= 64, "{}", r.case.id);
+    }
+    // In echo cases pings are heartbeats, answered and not counted, until there are too many.
+    let echo = results.iter().find(|r| r.case.id == "12.1.1").unwrap();
+    assert!(
+        echo.observed.notes.iter().any(|n| n.contains("more than 1000 Pings")),
+        "{:?}",
+        echo.observed.notes
     );
 }

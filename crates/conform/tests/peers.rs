@@ -131,7 +131,9 @@ async fn node_ws_matches_baseline() {
     // Without --deflate, ws declines permessage-deflate: 12, 13 and the compressed P
     // cases do not apply.
     let pmd: Vec<&CaseResult> = results.iter().filter(|r| r.case.category == "12").collect();
-    assert!(!pmd.is_empty() && pmd.iter().all(|r| r.verdict.outcome == wsprobe_conform::Outcome::Unimplemented));
+    assert!(
+        !pmd.is_empty() && pmd.iter().all(|r| r.verdict.outcome == wsprobe_conform::Outcome::Unimplemented)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
