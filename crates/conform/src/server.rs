@@ -69,6 +69,12 @@ pub struct Faults {
     pub pmd_rsv1_control: bool,
     /// permessage-deflate: do not fail the connection on data that does not inflate.
     pub pmd_ignore_inflate_errors: bool,
+    /// permessage-deflate: after the handshake, send a message that inflates to 80 MiB
+    /// (80 KiB on the wire).
+    pub pmd_bomb: bool,
+    /// permessage-deflate: after the handshake, send one compressed message whose
+    /// fragments never end.
+    pub pmd_endless: bool,
 }
 
 impl Faults {
@@ -98,6 +104,8 @@ impl Faults {
         "pmd-rsv1-continuation",
         "pmd-rsv1-control",
         "pmd-ignore-inflate-errors",
+        "pmd-bomb",
+        "pmd-endless",
     ];
 
     /// The deviations named (kebab-case field names, see [`Faults::NAMES`]).
@@ -129,6 +137,8 @@ impl Faults {
                 "pmd-rsv1-continuation" => f.pmd_rsv1_continuation = true,
                 "pmd-rsv1-control" => f.pmd_rsv1_control = true,
                 "pmd-ignore-inflate-errors" => f.pmd_ignore_inflate_errors = true,
+                "pmd-bomb" => f.pmd_bomb = true,
+                "pmd-endless" => f.pmd_endless = true,
                 other => return Err(format!("unknown fault {other:?}; known: {}", Faults::NAMES.join(", "))),
             }
         }
@@ -348,6 +358,39 @@ async fn misbehave(mut stream: TcpStream, f: &Faults) -> std::io::Result<()> {
     }
 }
 
+/// Hostile compressed output: one message that inflates to 80 MiB, or one compressed
+/// message whose fragments (1 MiB of zeros each, inflated) never end.
+async fn compressed_flood(mut stream: TcpStream, f: &Faults) -> std::io::Result<()> {
+    let mut z = Deflater::with_level(15, false, 1);
+    let zeros = vec![0u8; 1 << 20];
+    let mut out = Vec::new();
+    if f.pmd_bomb {
+        let mut payload = Vec::new();
+        for _ in 0..80 {
+            payload.extend(z.compress_message(&zeros));
+            payload.extend_from_slice(&deflate::TAIL);
+        }
+        payload.truncate(payload.len() - deflate::TAIL.len());
+        let _ = FrameSpec::new(OpCode::BINARY, payload).rsv(4).encode_into(&mut out);
+        stream.write_all(&out).await?;
+        // Then nothing more: the client judges, closes or times out.
+        let mut chunk = [0u8; 4096];
+        while stream.read(&mut chunk).await? > 0 {}
+        return Ok(());
+    }
+    let mut piece = z.compress_message(&zeros);
+    piece.extend_from_slice(&deflate::TAIL);
+    let _ = FrameSpec::new(OpCode::BINARY, piece.clone()).rsv(4).fin(false).encode_into(&mut out);
+    stream.write_all(&out).await?;
+    out.clear();
+    let _ = FrameSpec::new(OpCode::CONTINUATION, piece).fin(false).encode_into(&mut out);
+    // Stops when the client closes TCP (the write fails) or after 16 GiB inflated.
+    for _ in 0..(16 << 10) {
+        stream.write_all(&out).await?;
+    }
+    Ok(())
+}
+
 fn bad_request() -> Vec<u8> {
     b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_vec()
 }
@@ -410,12 +453,15 @@ async fn connection(mut stream: TcpStream, cfg: &ServerConfig) -> std::io::Resul
     if f.silent || f.flood || f.garbage || f.ping_flood {
         return misbehave(stream, f).await;
     }
+    if (f.pmd_bomb || f.pmd_endless) && pmd.is_some() {
+        return compressed_flood(stream, f).await;
+    }
     let limits = Limits { message_keep: cfg.max_message, frame_keep: 0, ..Limits::default() };
     let mut session = Session::established(limits, Established { pmd });
     let deflater = pmd.map(|p| {
         let (bits, nct) = p.for_sender(Role::Server);
         let bits = if f.pmd_ignore_window { 15 } else { bits };
-        Deflater::new(bits, nct && !f.pmd_ignore_no_context)
+        Deflater::with_level(bits, nct && !f.pmd_ignore_no_context, 1)
     });
     let mut conn = Conn { cfg, out: Vec::new(), close_sent: false, done: false, deflater };
     let mut events = Vec::new();

@@ -114,3 +114,21 @@ async fn a_ping_flood_ends_every_case_and_is_not_kept() {
         echo.observed.notes
     );
 }
+
+/// Hostile compressed output: an inflate bomb and a compressed message that never ends
+/// are cut at the inflate limit (limit.inflated-size named), memory stays bounded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inflate_bombs_and_endless_compressed_messages_are_cut() {
+    for f in
+        [Faults { pmd_bomb: true, ..Default::default() }, Faults { pmd_endless: true, ..Default::default() }]
+    {
+        let name = format!("bomb {} endless {}", f.pmd_bomb, f.pmd_endless);
+        let results = common::run_against_server(faulty(f), &["12.1.1,P.2.6"]).await;
+        for r in &results {
+            assert_eq!(r.verdict.outcome, Outcome::Failed, "{name} {}", r.case.id);
+            let rules: Vec<&str> = r.verdict.blamed.iter().map(|b| b.id()).collect();
+            assert!(rules.contains(&"limit.inflated-size"), "{name} {}: {rules:?}", r.case.id);
+            assert!(r.observed.received.len() <= 64);
+        }
+    }
+}
