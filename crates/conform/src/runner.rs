@@ -874,6 +874,7 @@ impl<'a> Controller<'a> {
                     // only): answered above, not an event of the case; a flood of them
                     // still ends the case.
                     self.heartbeats += 1;
+                    self.obs.heartbeats = self.heartbeats;
                     if self.heartbeats == 1 {
                         self.tr.note("the target sent a Ping (a heartbeat): answered, not counted");
                     }
@@ -1300,6 +1301,7 @@ pub async fn run(
             // Silent: connected, then nothing at all came back (no message, no Close).
             let silent = run.observed.established
                 && run.observed.received.is_empty()
+                && run.observed.heartbeats == 0
                 && run.observed.remote_close_code.is_none();
             if case.performance
                 && silent

@@ -265,6 +265,8 @@ pub struct Observed {
     pub notes: Vec<String>,
     /// Why no handshake response came back, when none did.
     pub response_failure: Option<ResponseFailure>,
+    /// Pings answered but not counted as events (heartbeats during echo cases).
+    pub heartbeats: u32,
     /// permessage-deflate as negotiated (`None`: not offered, or declined).
     pub pmd: Option<wsprobe_wire::deflate::PmdConfig>,
 }
