@@ -688,7 +688,10 @@ impl Live {
     fn when(&self, e: &Event, ctx: Ctx) -> Ctx {
         match e {
             Event::Frame(f) => {
-                let end = f.offset + u64::from(f.header.header_len) + f.header.payload_len;
+                let end = f
+                    .offset
+                    .saturating_add(u64::from(f.header.header_len))
+                    .saturating_add(f.header.payload_len);
                 self.lookup(f.dir, end.saturating_sub(1), ctx)
             }
             Event::Message(m) => self.lookup(m.dir, m.end.saturating_sub(1), ctx),

@@ -475,7 +475,10 @@ impl Assembler {
     fn end_frame(&mut self, out: &mut Vec<Event>) {
         let Some(cur) = self.cur.take() else { return };
         self.phase = Phase::Header { buf: [0; 14], len: 0, start: self.pos };
-        let end = cur.offset + u64::from(cur.header.header_len) + cur.header.payload_len;
+        let end = cur
+            .offset
+            .saturating_add(u64::from(cur.header.header_len))
+            .saturating_add(cur.header.payload_len);
         let h = cur.header;
         out.push(Event::Frame(FrameEvent {
             dir: self.dir(),

@@ -77,7 +77,7 @@ pub fn chain_at(buf: &[u8], at: usize, sender: Option<Role>) -> Chain {
             return Chain::Rejected;
         }
         masked = Some(h.masked);
-        let end = pos as u64 + u64::from(h.header_len) + h.payload_len;
+        let end = (pos as u64).saturating_add(u64::from(h.header_len)).saturating_add(h.payload_len);
         let len = buf.len() as u64;
         if end == len || (end > len && complete >= 2) || complete + 1 >= CHAIN_MAX {
             return Chain::Proved { masked: h.masked };

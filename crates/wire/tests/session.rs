@@ -154,3 +154,27 @@ proptest! {
         prop_assert_eq!(run(&c2s, &s2c, &cuts), run(&c2s, &s2c, &[]));
     }
 }
+
+/// A frame declaring 2^64-1 payload bytes, in an established session and in one that
+/// must find frame boundaries first: no arithmetic overflow (tests run with overflow
+/// checks), the frame is decoded with its declared length.
+#[test]
+fn maximal_64_bit_length_does_not_overflow() {
+    let frame = hex::decode("82ffffffffffffffffff01020304aabbccdd").unwrap();
+    let hello = hex::decode("818537fa213d7f9f4d5158").unwrap();
+    let mut sessions =
+        [Session::established(Limits::default(), Default::default()), Session::mid_stream(Limits::default())];
+    for s in &mut sessions {
+        let mut out = Vec::new();
+        for _ in 0..3 {
+            s.feed(Dir::C2S, &hello, &mut out);
+        }
+        s.feed(Dir::C2S, &frame, &mut out);
+        s.feed(Dir::C2S, &[0u8; 4096], &mut out);
+        s.finish(&mut out);
+        assert!(
+            out.iter().any(|e| e.as_frame().is_some_and(|f| f.header.payload_len == u64::MAX)),
+            "{out:?}"
+        );
+    }
+}
