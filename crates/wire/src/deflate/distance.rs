@@ -62,12 +62,21 @@ const DIST_EXTRA: [u8; 30] =
 /// The order in which code-length code lengths are sent (RFC 1951 §3.2.7).
 const CL_ORDER: [usize; 19] = [16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15];
 
-/// Table size of the literal/length code: indexed by the next 10 bits.
-const LIT_TABLE: usize = 1 << 10;
-/// Table size of the distance code: indexed by the next 8 bits.
-const DIST_TABLE: usize = 1 << 8;
+/// Index bits of the literal/length code's table.
+const LIT_BITS: u32 = 10;
+/// Index bits of the distance code's table.
+const DIST_BITS: u32 = 8;
+/// Table size of the literal/length code.
+const LIT_TABLE: usize = 1 << LIT_BITS;
+/// Table size of the distance code.
+const DIST_TABLE: usize = 1 << DIST_BITS;
 /// Table size of the code-length code: its codes have at most 7 bits, so all fit.
 const CL_TABLE: usize = 1 << 7;
+// The fast loop of `Walker::codes` starts each round with at least 56 bits loaded;
+// a length and a distance it decodes take at most `LIT_BITS + 5 + DIST_BITS + 13`
+// (longer codes are not in the tables), and what is left must be enough to look the
+// next code up before the refill.
+const _: () = assert!(56 - (LIT_BITS + 5 + DIST_BITS + 13) >= LIT_BITS);
 
 // A decoded symbol is an "entry" (a `u32`), the same from a table and from the slow
 // path. Bits 0..6: the bits the symbol takes, code and extra bits (0 in a table slot
@@ -85,20 +94,21 @@ const EXTRA_AT_SHIFT: u32 = 8;
 const EXTRA_SHIFT: u32 = 12;
 /// Shift of an entry's value.
 const VALUE_SHIFT: u32 = 16;
+/// The kind bit of the entries the fast loop decodes (literals, lengths and
+/// distances); without it, an entry is left to the careful path: the end of the
+/// block, a bad symbol, or [`UNRESOLVED`].
+const KIND_NORMAL: u32 = 2 << 6;
 /// Kind: a literal, a distance or a code-length symbol (a plain value).
-const KIND_VALUE: u32 = 0;
+const KIND_VALUE: u32 = KIND_NORMAL;
 /// Kind: a length symbol (257..=285).
-const KIND_LENGTH: u32 = 1 << 6;
+const KIND_LENGTH: u32 = KIND_NORMAL | 1 << 6;
 /// Kind: end of block.
-const KIND_END: u32 = 2 << 6;
+const KIND_END: u32 = 1 << 6;
 /// Kind: a symbol the fixed codes have but RFC 1951 forbids (286, 287; 30, 31).
-const KIND_BAD: u32 = 3 << 6;
-/// The kind bit of the entries the fast loop leaves to the careful path: end of
-/// block, bad symbols and [`UNRESOLVED`] slots.
-const KIND_SPECIAL: u32 = 2 << 6;
+const KIND_BAD: u32 = 0;
 /// A table slot that resolves no code (the start of a longer code, or an unused
-/// code): it takes no bits, and is special.
-const UNRESOLVED: u32 = KIND_BAD;
+/// code): 0, it takes no bits, and is not normal.
+const UNRESOLVED: u32 = 0;
 
 /// The entry of a symbol of meaning `info` (kind, extra-bit count and value) and code
 /// length `len`.
@@ -156,7 +166,7 @@ const CL_INFO: [u32; 19] = {
 };
 
 /// The fixed literal/length code of RFC 1951 §3.2.6, built at compile time.
-static FIXED_LIT: Huffman<LIT_TABLE> = {
+static FIXED_LIT: Huffman<LIT_TABLE, FIX_LCODES> = {
     let mut lengths = [0u8; FIX_LCODES];
     let mut sym = 0;
     while sym < FIX_LCODES {
@@ -174,7 +184,7 @@ static FIXED_LIT: Huffman<LIT_TABLE> = {
 };
 
 /// The fixed distance code of RFC 1951 §3.2.6, built at compile time.
-static FIXED_DIST: Huffman<DIST_TABLE> = {
+static FIXED_DIST: Huffman<DIST_TABLE, FIX_DCODES> = {
     let mut h = Huffman::EMPTY;
     assert!(h.build(&[5; FIX_DCODES], &DIST_INFO), "the fixed distance code is complete");
     h
@@ -387,14 +397,14 @@ impl Bits<'_> {
 /// A canonical Huffman code (RFC 1951 §3.2.2): a decoding table indexed by the next
 /// `log2(SIZE)` bits, and for the slow path of longer codes the number of codes of
 /// each length with the symbols' entries in canonical order.
-struct Huffman<const SIZE: usize> {
+struct Huffman<const SIZE: usize, const SYMBOLS: usize> {
     /// The entry of each `log2(SIZE)`-bit input (first bit lowest): that of the code
     /// it starts with, or [`UNRESOLVED`].
     table: [u32; SIZE],
     /// `count[len]`: number of codes of length `len` (`count[0]` unused).
     count: [u16; MAX_BITS + 1],
     /// Entries (without code length) of the symbols in canonical code order.
-    sorted: [u32; FIX_LCODES],
+    sorted: [u32; SYMBOLS],
     /// Longest code length (0 for a code with no symbols).
     max_len: usize,
     /// Unused code space left at the longest length, in units of `2^-15`: 0 for a
@@ -402,12 +412,12 @@ struct Huffman<const SIZE: usize> {
     left: i32,
 }
 
-impl<const SIZE: usize> Huffman<SIZE> {
+impl<const SIZE: usize, const SYMBOLS: usize> Huffman<SIZE, SYMBOLS> {
     /// A code with no symbols.
     const EMPTY: Self = Huffman {
         table: [UNRESOLVED; SIZE],
         count: [0; MAX_BITS + 1],
-        sorted: [0; FIX_LCODES],
+        sorted: [0; SYMBOLS],
         max_len: 0,
         left: 0,
     };
@@ -485,7 +495,7 @@ impl<const SIZE: usize> Huffman<SIZE> {
             if len != 0 {
                 let info = if sym < info.len() { info[sym] } else { KIND_BAD };
                 let slot = offs[len] as usize;
-                if slot < FIX_LCODES {
+                if slot < SYMBOLS {
                     self.sorted[slot] = info;
                 }
                 offs[len] += 1;
@@ -615,10 +625,10 @@ const fn clamp_len(len: u8) -> usize {
 
 /// The codes of a dynamic block (RFC 1951 §3.2.7), rebuilt in place for each one.
 struct DynamicCodes {
-    lit: Huffman<LIT_TABLE>,
-    dist: Huffman<DIST_TABLE>,
+    lit: Huffman<LIT_TABLE, FIX_LCODES>,
+    dist: Huffman<DIST_TABLE, FIX_DCODES>,
     /// The code-length code.
-    cl: Huffman<CL_TABLE>,
+    cl: Huffman<CL_TABLE, 19>,
 }
 
 impl DynamicCodes {
@@ -706,7 +716,10 @@ impl Walker<'_> {
             let Some(slots) = lengths.get_mut(i..end).filter(|_| end <= total) else {
                 return Err(invalid("code lengths repeat past the last symbol"));
             };
-            slots.fill(len);
+            // They are 0 until set.
+            if len != 0 {
+                slots.fill(len);
+            }
             i = end;
         }
         self.bits = bits;
@@ -731,14 +744,19 @@ impl Walker<'_> {
     /// The state lives in locals (registers) for the loop, and goes back into `self`
     /// at the end of the block; after an error the walk is over, so it need not.
     ///
-    /// A fast loop runs while 8 more bytes are left, with at least 48 bits loaded
-    /// (a length and a distance with their extra bits take at most 15 + 5 + 15 + 13):
-    /// each round decodes a literal or a length/distance pair from one table look-up
-    /// each, with no further checks, and refills from the 8 bytes it loaded at its
-    /// start. What the tables do not resolve in one look-up (the end of the block,
-    /// long codes, invalid ones) and the last bytes take the careful path, one symbol
-    /// at a time.
-    fn codes(&mut self, lit: &Huffman<LIT_TABLE>, dist: &Huffman<DIST_TABLE>) -> Result<(), WalkError> {
+    /// A fast loop runs while 8 more bytes are left, with 56 or more bits loaded at
+    /// the start of each round: a round decodes a literal, or a length and its
+    /// distance, from one table look-up each and with no further checks (what the
+    /// tables resolve takes at most 10 + 5 and 8 + 13 bits), refills from the 8 bytes
+    /// it loaded at its start, and looks the next code up from the bits left before
+    /// that refill, so that the look-ups do not wait for it. What the tables do not
+    /// resolve (the end of the block, long codes, invalid ones) and the last bytes
+    /// take the careful path, one symbol at a time.
+    fn codes(
+        &mut self,
+        lit: &Huffman<LIT_TABLE, FIX_LCODES>,
+        dist: &Huffman<DIST_TABLE, FIX_DCODES>,
+    ) -> Result<(), WalkError> {
         let mut bits = self.bits;
         let mut out = self.report.output_len;
         let mut max_distance = self.report.max_distance;
@@ -747,40 +765,48 @@ impl Walker<'_> {
         loop {
             bits.refill();
             let data = bits.data;
-            let (mut buf, mut cnt, mut pos) = (bits.buf, u64::from(bits.cnt), bits.pos);
+            // In this loop only the low 6 bits of `cnt` count: an entry's bits are
+            // taken by subtracting the whole entry, whose low 6 bits are their
+            // number, and shifts use the low 6 bits of their amount.
+            let (mut buf, mut cnt, mut pos) = (bits.buf, bits.cnt, bits.pos);
+            // The entry of the next symbol, looked up ahead: in the loop, from the
+            // bits left before the refill that follows the symbol before it.
+            let mut entry = lit.table[(buf as usize) & (LIT_TABLE - 1)];
             while let Some(next) = data.get(pos..).and_then(|rest| rest.first_chunk::<8>()) {
                 // The 8 bytes after the loaded bits.
                 let next = u64::from_le_bytes(*next);
-                let entry = lit.table[(buf as usize) & (LIT_TABLE - 1)];
-                if entry & (KIND_SPECIAL | KIND_LENGTH) == 0 {
+                if entry & KIND_MASK == KIND_VALUE {
                     // A literal.
                     buf = buf.wrapping_shr(entry);
-                    cnt -= u64::from(entry & TAKES_MASK);
-                    if cnt < 48 {
-                        buf |= next << cnt;
-                        pos += ((63 - cnt) / 8) as usize;
-                        cnt |= 56;
-                    }
+                    cnt = cnt.wrapping_sub(entry);
+                    // At least 46 bits left: enough to look the next code up.
+                    entry = lit.table[(buf as usize) & (LIT_TABLE - 1)];
+                    buf |= next.wrapping_shl(cnt);
+                    pos += ((!cnt & 63) / 8) as usize;
+                    cnt |= 56;
                     out = out.saturating_add(1);
                     if out > max_output {
                         return Err(WalkError::OutputLimit { limit: max_output });
                     }
                     continue;
                 }
-                if entry & KIND_SPECIAL != 0 {
+                if entry & KIND_NORMAL == 0 {
                     break;
                 }
                 let after_len = buf.wrapping_shr(entry);
                 let dist_entry = dist.table[(after_len as usize) & (DIST_TABLE - 1)];
-                if dist_entry & KIND_SPECIAL != 0 {
+                if dist_entry & KIND_NORMAL == 0 {
                     break;
                 }
                 let len = value(entry, buf);
                 let distance = value(dist_entry, after_len);
-                buf = after_len.wrapping_shr(dist_entry);
-                cnt -= u64::from((entry & TAKES_MASK) + (dist_entry & TAKES_MASK));
-                buf |= next << cnt;
-                pos += ((63 - cnt) / 8) as usize;
+                let rest = after_len.wrapping_shr(dist_entry);
+                cnt = cnt.wrapping_sub(entry).wrapping_sub(dist_entry);
+                buf = rest | next.wrapping_shl(cnt);
+                // The next code looked up from the bits left before the refill (at
+                // least 20), so that the look-up does not wait for it.
+                entry = lit.table[(rest as usize) & (LIT_TABLE - 1)];
+                pos += ((!cnt & 63) / 8) as usize;
                 cnt |= 56;
                 // The reference: within the output so far plus the history.
                 let available = out.saturating_add(history);
@@ -796,8 +822,7 @@ impl Walker<'_> {
                     return Err(WalkError::OutputLimit { limit: max_output });
                 }
             }
-            // At most 63.
-            (bits.buf, bits.cnt, bits.pos) = (buf, cnt as u32, pos);
+            (bits.buf, bits.cnt, bits.pos) = (buf, cnt & 63, pos);
             // The careful path: one symbol.
             let (entry, before) = lit.decode(&mut bits)?;
             let kind = entry & KIND_MASK;
@@ -1460,5 +1485,178 @@ mod tests {
         assert_eq!(walk(&zeros, 0, 10_000), Err(WalkError::OutputLimit { limit: 10_000 }));
         assert_eq!(walk(&zeros[..zeros.len() - 6], 0, 10_000), Err(WalkError::OutputLimit { limit: 10_000 }));
         assert_eq!(walk(&zeros, 0, u64::MAX).unwrap().output_len, 1 << 20);
+    }
+
+    /// Code lengths of a random complete code (RFC 1951 §3.2.2) over `n` symbols
+    /// (2 ≤ n ≤ 286), at most 15 bits: a tree grown by splitting leaves, the deepest
+    /// one every third time so that long codes come up, dealt out to the symbols.
+    fn random_complete(rng: &mut Rng, n: usize) -> Vec<u8> {
+        let mut leaves = vec![0u8];
+        while leaves.len() < n {
+            let pick = if rng.below(3) == 0 {
+                (0..leaves.len()).filter(|&i| leaves[i] < 15).max_by_key(|&i| leaves[i])
+            } else {
+                let splittable: Vec<usize> = (0..leaves.len()).filter(|&i| leaves[i] < 15).collect();
+                Some(splittable[rng.below(splittable.len() as u64) as usize])
+            };
+            let i = pick.expect("fewer than 2^15 leaves");
+            leaves[i] += 1;
+            leaves.push(leaves[i]);
+        }
+        for i in (1..leaves.len()).rev() {
+            leaves.swap(i, rng.below(i as u64 + 1) as usize);
+        }
+        leaves
+    }
+
+    /// Whether walking `data` agrees with zlib inflating it (as in
+    /// `garbage_and_mutations_never_panic_and_agree_with_zlib`).
+    fn agrees_with_zlib(data: &[u8]) -> bool {
+        let cap = 1 << 20;
+        let r = walk(data, 0, cap as u64);
+        let (status, out, used) = inflate(data, cap + 1);
+        if out.len() > cap {
+            return true;
+        }
+        match status {
+            Err(_) => r.is_err(),
+            Ok(Status::StreamEnd) => {
+                walk(&data[..used], 0, cap as u64).map(|r| r.output_len) == Ok(out.len() as u64)
+            }
+            Ok(_) => match r {
+                Ok(r) => r.output_len == out.len() as u64,
+                Err(e) => e == WalkError::Truncated,
+            },
+        }
+    }
+
+    #[test]
+    fn random_codes_up_to_15_bits_walk_as_written() {
+        // Dynamic blocks of random complete codes, so that codes of every length, in
+        // the tables and past them, and extra bits in and past the index, all come up;
+        // the symbols are random, each reference within the output so far (plus the
+        // history, when there is one).
+        let mut rng = Rng(0x0123_4567_89ab_cdef);
+        for case in 0..48 {
+            let lit = random_complete(&mut rng, 286);
+            let dist = random_complete(&mut rng, 30);
+            let history = if case % 4 == 3 { rng.below(40_000) } else { 0 };
+            let mut expected = DistanceReport::default();
+            let symbols =
+                if case % 8 == 0 { 20 } else { 1 + rng.below(if case % 3 == 0 { 3_000 } else { 300 }) };
+            let data = dynamic_block(&lit, &dist, |w, l, d| {
+                for _ in 0..symbols {
+                    let sym = rng.below(286) as usize;
+                    if sym < 256 {
+                        w.code(l[sym].0, l[sym].1);
+                        expected.output_len += 1;
+                        continue;
+                    }
+                    let available = expected.output_len + history.min(1 << 15);
+                    let dsym = rng.below(30) as usize;
+                    if sym == 256 || u64::from(DIST_BASE[dsym]) > available {
+                        continue;
+                    }
+                    let (len_base, len_extra) = (LEN_BASE[sym - 257], LEN_EXTRA[sym - 257]);
+                    let len_bits = rng.below(1 << len_extra) as u32;
+                    let (dist_base, dist_extra) = (u64::from(DIST_BASE[dsym]), DIST_EXTRA[dsym]);
+                    let dist_bits = rng.below((1 << dist_extra).min(available - dist_base + 1));
+                    w.code(l[sym].0, l[sym].1);
+                    w.put(len_bits, u32::from(len_extra));
+                    w.code(d[dsym].0, d[dsym].1);
+                    w.put(dist_bits as u32, u32::from(dist_extra));
+                    let distance = (dist_base + dist_bits) as u32;
+                    expected.max_distance = expected.max_distance.max(distance);
+                    if u64::from(distance) > expected.output_len {
+                        let reach = (u64::from(distance) - expected.output_len) as u32;
+                        expected.max_reach_before_message = expected.max_reach_before_message.max(reach);
+                    }
+                    expected.output_len += u64::from(len_base) + u64::from(len_bits);
+                }
+                w.code(l[256].0, l[256].1);
+            });
+            assert_eq!(walk(&data, history as usize, u64::MAX), Ok(expected), "case {case}");
+            if history == 0 {
+                let (status, out, _) = inflate(&data, expected.output_len as usize + 1);
+                assert_eq!(status.map_err(|e| e.to_string()), Ok(Status::StreamEnd), "case {case}");
+                assert_eq!(out.len() as u64, expected.output_len, "case {case}");
+            }
+            // One final block: every shorter prefix but the empty one is truncated
+            // (for long data, 100 of them and the last 16).
+            let cuts: Vec<usize> = if data.len() <= 600 {
+                (1..data.len()).collect()
+            } else {
+                let random = (0..100).map(|_| 1 + rng.below(data.len() as u64 - 1) as usize);
+                random.chain(data.len() - 16..data.len()).collect()
+            };
+            for n in cuts {
+                assert_eq!(
+                    walk(&data[..n], history as usize, u64::MAX),
+                    Err(WalkError::Truncated),
+                    "case {case}: {n}"
+                );
+            }
+            // The output limit at the exact length, and one byte short.
+            let limit = expected.output_len;
+            assert_eq!(walk(&data, history as usize, limit), Ok(expected), "case {case}");
+            if limit > 0 {
+                assert_eq!(
+                    walk(&data, history as usize, limit - 1),
+                    Err(WalkError::OutputLimit { limit: limit - 1 }),
+                    "case {case}"
+                );
+            }
+            // Bit flips: whatever the walk finds, zlib agrees.
+            for _ in 0..20 {
+                let mut bad = data.clone();
+                let at = rng.below(bad.len() as u64) as usize;
+                bad[at] ^= 1 << rng.below(8);
+                assert!(agrees_with_zlib(&bad), "case {case}: flipped byte {at}");
+            }
+        }
+    }
+
+    #[test]
+    fn fixed_codes_across_the_fast_and_careful_paths() {
+        // Fixed blocks of every length up to a few hundred symbols, each ending at a
+        // different distance from the end of the data (the fast loop stops 8 bytes
+        // before it), walked whole and cut short.
+        let mut rng = Rng(77);
+        for symbols in 0..300u64 {
+            let mut expected = DistanceReport::default();
+            let data = fixed_block(true, |w| {
+                for _ in 0..symbols {
+                    if expected.output_len == 0 || rng.below(2) == 0 {
+                        fixed_sym(w, rng.below(256) as u32);
+                        expected.output_len += 1;
+                    } else {
+                        let sym = 257 + rng.below(29) as usize;
+                        let extra = LEN_EXTRA[sym - 257];
+                        let len_bits = rng.below(1 << extra) as u32;
+                        fixed_sym(w, sym as u32);
+                        w.put(len_bits, u32::from(extra));
+                        let dsym =
+                            (0..30).filter(|&d| u64::from(DIST_BASE[d]) <= expected.output_len).count();
+                        let dsym = rng.below(dsym as u64) as usize;
+                        let dextra = DIST_EXTRA[dsym];
+                        let room = expected.output_len - u64::from(DIST_BASE[dsym]) + 1;
+                        let dist_bits = rng.below((1u64 << dextra).min(room)) as u32;
+                        w.code(dsym as u32, 5);
+                        w.put(dist_bits, u32::from(dextra));
+                        let distance = u32::from(DIST_BASE[dsym]) + dist_bits;
+                        expected.max_distance = expected.max_distance.max(distance);
+                        expected.output_len += u64::from(LEN_BASE[sym - 257]) + u64::from(len_bits);
+                    }
+                }
+            });
+            assert_eq!(walk(&data, 0, u64::MAX), Ok(expected), "{symbols} symbols");
+            for n in 1..data.len() {
+                assert_eq!(
+                    walk(&data[..n], 0, u64::MAX),
+                    Err(WalkError::Truncated),
+                    "{symbols} symbols: {n}"
+                );
+            }
+        }
     }
 }
