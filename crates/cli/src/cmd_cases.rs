@@ -29,7 +29,7 @@ pub struct Args {
 pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     match wsprobe_conform::app::cases_command(a.catalog, &a.pattern, matches!(a.format, Format::Json)) {
         Ok(text) => {
-            print!("{text}");
+            crate::print_out(&text)?;
             Ok(ExitCode::SUCCESS)
         }
         Err(e) => {

@@ -149,6 +149,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if let Some(n) = args.inflate_max {
         opts.limits.inflate_max = n;
     }
+    // A --rule pattern that matches no rule id is a typo: say so instead of showing nothing.
+    for p in &args.rules {
+        if !wsprobe_wire::Rule::ALL.iter().any(|r| rule_matches(p, r.id())) {
+            eprintln!("wsprobe: --rule {p:?} matches no rule id (`wsprobe rules` lists them)");
+            return Ok(ExitCode::from(2));
+        }
+    }
     let mut summary = Summary::default();
     let mut errors: Vec<DissectError> = Vec::new();
     let many = args.files.len() > 1;
@@ -244,7 +251,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 if many {
                     text.push_str(&format!("== {name}\n"));
                 }
-                text.push_str(&tables(&kept, args.payload != Payload::None));
+                text.push_str(&tables(&kept, args.payload != Payload::None, !args.sessions.is_empty()));
                 crate::print_out(&text)?;
             }
         }
@@ -265,6 +272,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             _ => summary_text(&summary),
         };
         crate::print_out(&text)?;
+    }
+    let last = opts.first_session - 1;
+    let missing: Vec<String> =
+        args.sessions.iter().filter(|&&n| n == 0 || n > last).map(|n| n.to_string()).collect();
+    if !missing.is_empty() {
+        let held = if last == 0 { "no WebSocket sessions".to_owned() } else { format!("sessions 1-{last}") };
+        eprintln!("wsprobe: no session {} (the input holds {held})", missing.join(", "));
+        return Ok(ExitCode::from(2));
     }
     if !errors.is_empty() {
         return Ok(ExitCode::from(2));
@@ -288,7 +303,8 @@ fn rel(ts: i64, t0: i64) -> String {
     format!("{:.6}", (ts - t0) as f64 / 1e9)
 }
 
-fn tables(records: &[Record], previews: bool) -> String {
+/// `filtered`: only some sessions were asked for (`--session`).
+fn tables(records: &[Record], previews: bool, filtered: bool) -> String {
     let sessions: Vec<&SessionRecord> = records
         .iter()
         .filter_map(|r| match r {
@@ -298,7 +314,7 @@ fn tables(records: &[Record], previews: bool) -> String {
         .collect();
     let mut out = String::new();
     if sessions.is_empty() {
-        out.push_str("no WebSocket sessions\n");
+        out.push_str(if filtered { "no such session here\n" } else { "no WebSocket sessions\n" });
     } else {
         let mut t = new_table(&[
             "session",
@@ -331,7 +347,7 @@ fn tables(records: &[Record], previews: bool) -> String {
     }
     for s in &sessions {
         let mine = || records.iter().filter(move |r| r.session() == Some(s.session));
-        let mut t = new_table(&["packet", "time", "dir", "type", "len", "frames", "info"]);
+        let mut t = new_table(&["packet", "s since session start", "dir", "type", "len", "frames", "info"]);
         let mut rows = 0;
         for r in mine() {
             match r {
@@ -384,7 +400,7 @@ fn tables(records: &[Record], previews: bool) -> String {
         if rows > 0 {
             out.push_str(&format!("session {}: messages\n{t}\n", s.session));
         }
-        let mut t = new_table(&["packet", "time", "by", "rule", "RFC", "offset", "detail"]);
+        let mut t = new_table(&["packet", "s since session start", "by", "rule", "RFC", "offset", "detail"]);
         let mut rows = 0;
         for r in mine() {
             if let Record::Violation(v) = r {

@@ -17,7 +17,10 @@ use wsprobe_wire::{Established, Event, FrameEvent, Limits, Message, Role, Sessio
 ///
 ///     wsprobe frame --role client 818537fa213d7f9f4d5158
 ///
-/// Exit code 0 when no rule is broken, 1 when one is, 2 for bad input.
+/// `-` reads the hex from standard input instead.
+///
+/// Exit code 0 when no rule is broken, 1 when one is or the input ends inside a frame,
+/// 2 for bad input (not hex, or no bytes at all).
 #[derive(clap::Args)]
 #[command(verbatim_doc_comment)]
 pub struct Args {
@@ -31,7 +34,7 @@ pub struct Args {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
-    /// The frame bytes, in hex.
+    /// The frame bytes, in hex (`-`: read them from standard input).
     #[arg(required = true, value_name = "HEX")]
     hex: Vec<String>,
 }
@@ -253,7 +256,18 @@ fn render_table(d: &Decoded, role: Role) -> String {
 
 /// Runs the command.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let bytes = parse_hex(&args.hex)?;
+    let bytes = if args.hex == ["-"] {
+        use std::io::Read;
+        let mut text = String::new();
+        // Hex of at most 16 MiB of frames.
+        std::io::stdin().take(32 << 20).read_to_string(&mut text).context("reading standard input")?;
+        parse_hex(&[text])?
+    } else {
+        parse_hex(&args.hex)?
+    };
+    if bytes.is_empty() {
+        bail!("no frame bytes given (hex digits, or - to read them from standard input)");
+    }
     let pmd = args.deflate.as_deref().map(parse_deflate).transpose()?;
     let role = match args.role {
         RoleArg::Client => Role::Client,
@@ -264,7 +278,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Format::Table => crate::print_out(&render_table(&d, role))?,
         Format::Json => crate::print_out(&(serde_json::to_string_pretty(&d)? + "\n"))?,
     }
-    Ok(if d.violations.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    // Bytes cut short are not a clean frame either.
+    Ok(if d.violations.is_empty() && d.incomplete.is_none() { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
 #[cfg(test)]

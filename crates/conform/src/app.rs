@@ -98,7 +98,10 @@ pub fn test_command(args: TestArgs) -> u8 {
     };
     match rt.block_on(run_test(args, true)) {
         Ok(o) => {
-            print!("{}", o.console);
+            // A closed pipe (`wsprobe test | head`) is not an error: the exit code stands.
+            let mut out = std::io::stdout().lock();
+            let _ = std::io::Write::write_all(&mut out, o.console.as_bytes());
+            let _ = std::io::Write::flush(&mut out);
             o.exit
         }
         Err((code, msg)) => {
