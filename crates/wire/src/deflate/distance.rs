@@ -808,19 +808,7 @@ impl Walker<'_> {
                 entry = lit.table[(rest as usize) & (LIT_TABLE - 1)];
                 pos += ((!cnt & 63) / 8) as usize;
                 cnt |= 56;
-                // The reference: within the output so far plus the history.
-                let available = out.saturating_add(history);
-                if u64::from(distance) > available {
-                    return Err(WalkError::TooFarBack { distance, available });
-                }
-                max_distance = max_distance.max(distance);
-                // At most `distance`, so it fits.
-                let reach = u64::from(distance).saturating_sub(out) as u32;
-                max_reach = max_reach.max(reach);
-                out = out.saturating_add(u64::from(len));
-                if out > max_output {
-                    return Err(WalkError::OutputLimit { limit: max_output });
-                }
+                reference(distance, len, (history, max_output), &mut out, &mut max_distance, &mut max_reach)?;
             }
             (bits.buf, bits.cnt, bits.pos) = (buf, cnt & 63, pos);
             // The careful path: one symbol.
@@ -848,17 +836,7 @@ impl Walker<'_> {
                 return Err(invalid("invalid distance symbol"));
             }
             let distance = value(entry, before);
-            let available = out.saturating_add(history);
-            if u64::from(distance) > available {
-                return Err(WalkError::TooFarBack { distance, available });
-            }
-            max_distance = max_distance.max(distance);
-            let reach = u64::from(distance).saturating_sub(out) as u32;
-            max_reach = max_reach.max(reach);
-            out = out.saturating_add(u64::from(len));
-            if out > max_output {
-                return Err(WalkError::OutputLimit { limit: max_output });
-            }
+            reference(distance, len, (history, max_output), &mut out, &mut max_distance, &mut max_reach)?;
         }
         self.bits = bits;
         self.report.output_len = out;
@@ -866,6 +844,33 @@ impl Walker<'_> {
         self.report.max_reach_before_message = max_reach;
         Ok(())
     }
+}
+
+/// Counts one back-reference of `len` bytes at `distance`, given `(history,
+/// max_output)`: it must stay within the output so far plus the history; the largest
+/// distance and reach before the message start are kept.
+#[inline(always)]
+fn reference(
+    distance: u32,
+    len: u32,
+    (history, max_output): (u64, u64),
+    out: &mut u64,
+    max_distance: &mut u32,
+    max_reach: &mut u32,
+) -> Result<(), WalkError> {
+    let available = out.saturating_add(history);
+    if u64::from(distance) > available {
+        return Err(WalkError::TooFarBack { distance, available });
+    }
+    *max_distance = (*max_distance).max(distance);
+    // At most `distance`, so it fits.
+    let reach = u64::from(distance).saturating_sub(*out) as u32;
+    *max_reach = (*max_reach).max(reach);
+    *out = out.saturating_add(u64::from(len));
+    if *out > max_output {
+        return Err(WalkError::OutputLimit { limit: max_output });
+    }
+    Ok(())
 }
 
 #[cfg(test)]
