@@ -29,7 +29,8 @@ def load(path, agent=None):
 
 
 def key(case):
-    return tuple(int(p) for p in case.split("."))
+    # Numeric components numerically; wsprobe's own ids (H.1, P.2.3) after Autobahn's.
+    return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in case.split("."))
 
 
 def main():
