@@ -28,7 +28,7 @@ one() {
     /usr/bin/time -f '%e %M' -o "$out/time" "$wsprobe" test "ws://127.0.0.1:$port/" --cases "$cases" -q \
         >"$out/report.txt" 2>/dev/null || true
     kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; server_pid=
-    read -r wall rss <"$out/time"
+    read -r wall rss < <(tail -n 1 "$out/time")
     printf '%-16s %8.2f s %8d KB  %s\n' "$name" "$wall" "$rss" "$(tail -1 "$out/report.txt")"
 }
 one correct

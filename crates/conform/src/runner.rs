@@ -819,7 +819,18 @@ impl<'a> Controller<'a> {
             Some(Inbound::Frame(line)) => self.tr.received(&line),
             Some(Inbound::Violation(v)) => {
                 let detail = format!("{} (byte {} of the target's stream)", v.detail, v.offset);
-                self.add_finding(v.rule, detail);
+                let rule = v.rule;
+                self.add_finding(rule, detail);
+                // A broken rule fails the case whatever else comes: decided. The tester
+                // fails the connection as §7.1.7 says: a Close (1002), then TCP closed
+                // without waiting for an answer.
+                if !self.decided && !self.case.informational {
+                    self.decided = true;
+                    self.tr
+                        .note(&format!("decided: the target broke {rule}; the tester fails the connection"));
+                    self.send_close(1002);
+                    self.drop_tcp("the tester closed TCP after failing the connection");
+                }
             }
             Some(Inbound::Message(m)) => self.on_message(m),
         }

@@ -73,6 +73,9 @@ async fn garbage_fails_with_the_rule_the_bytes_broke() {
         // The first byte (0xff: FIN, RSV1-3, opcode 15) is already a frame violation.
         let first = r.verdict.findings[0].rule.id();
         assert!(first.starts_with("frame."), "{}: {:?}", r.case.id, r.verdict.findings);
+        // A broken rule decides the case at once: the tester fails the connection.
+        let decided = r.transcript.entries.iter().any(|e| e.text.starts_with("decided: the target broke"));
+        assert!(decided, "{}", r.case.id);
     }
 }
 
