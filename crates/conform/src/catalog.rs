@@ -157,8 +157,8 @@ impl Case {
     /// Largest payload any expected event compares byte by byte (what must be kept of
     /// a received message to judge it).
     pub fn keep_bytes(&self) -> usize {
-        let all = self.ok.iter().chain(self.non_strict.iter().flatten());
-        let exact = all
+        let exact = self
+            .outcomes()
             .map(|r| match &r.event {
                 steps::Expected::Text(m)
                 | steps::Expected::Binary(m)
@@ -179,17 +179,19 @@ impl Case {
         sent.max().unwrap_or(0).max(exact)
     }
 
+    /// Every expected event of the OK and NON-STRICT lists.
+    fn outcomes(&self) -> impl Iterator<Item = &ExpectedRun> {
+        self.ok.iter().chain(self.non_strict.iter().flatten())
+    }
+
     /// Whether an outcome expects a Ping from the target.
     pub fn expects_ping(&self) -> bool {
-        self.ok
-            .iter()
-            .chain(self.non_strict.iter().flatten())
-            .any(|r| matches!(r.event, steps::Expected::Ping(_)))
+        self.outcomes().any(|r| matches!(r.event, steps::Expected::Ping(_)))
     }
 
     /// Whether an expected event is `echo` (the runner then remembers what it sent).
     pub fn checks_echo(&self) -> bool {
-        self.ok.iter().chain(self.non_strict.iter().flatten()).any(|r| {
+        self.outcomes().any(|r| {
             matches!(
                 &r.event,
                 steps::Expected::Text(steps::Match::Echo) | steps::Expected::Binary(steps::Match::Echo)

@@ -515,8 +515,10 @@ struct Controller<'a> {
     unechoed: VecDeque<(OpCode, Vec<u8>)>,
     /// What came back can no longer match any acceptable outcome.
     decided: bool,
-    /// Pings received during an echo case (heartbeats, not events).
-    heartbeats: u32,
+    /// The case compares echoes with what was sent (`Case::checks_echo`, computed once).
+    checks_echo: bool,
+    /// Pings from the target are heartbeats, not events (an echo case expecting none).
+    pings_are_heartbeats: bool,
 }
 
 /// Payload bytes of received events a case keeps; past it the target is flooding.
@@ -611,7 +613,8 @@ impl<'a> Controller<'a> {
             deflater,
             unechoed: VecDeque::new(),
             decided: false,
-            heartbeats: 0,
+            checks_echo: case.checks_echo(),
+            pings_are_heartbeats: case.checks_echo() && !case.expects_ping(),
         }
     }
 
@@ -733,7 +736,7 @@ impl<'a> Controller<'a> {
         nth: u64,
     ) {
         let mut data = payload.nth(nth);
-        if self.case.checks_echo() {
+        if self.checks_echo {
             self.unechoed.push_back((opcode, data.clone()));
         }
         let compressed = self.deflater.is_some();
@@ -852,7 +855,7 @@ impl<'a> Controller<'a> {
                 self.messages_received += 1;
                 let mut data = m.payload;
                 let mut echoed = false;
-                if self.case.checks_echo() {
+                if self.checks_echo {
                     // Type, length and bytes equal to the message sent in the same position.
                     echoed = self
                         .unechoed
@@ -880,16 +883,15 @@ impl<'a> Controller<'a> {
                         self.write(b, None, false);
                     }
                 }
-                if self.case.checks_echo() && !self.case.expects_ping() {
+                if self.pings_are_heartbeats {
                     // A heartbeat during an echo case (Autobahn 12/13 judge the echoes
                     // only): answered above, not an event of the case; a flood of them
                     // still ends the case.
-                    self.heartbeats += 1;
-                    self.obs.heartbeats = self.heartbeats;
-                    if self.heartbeats == 1 {
+                    self.obs.heartbeats += 1;
+                    if self.obs.heartbeats == 1 {
                         self.tr.note("the target sent a Ping (a heartbeat): answered, not counted");
                     }
-                    if self.heartbeats > HEARTBEATS_MAX {
+                    if self.obs.heartbeats > HEARTBEATS_MAX {
                         let note = format!("flood: more than {HEARTBEATS_MAX} Pings; reading stopped");
                         self.obs.notes.push(note.clone());
                         self.drop_tcp(&note);
@@ -1274,7 +1276,9 @@ pub async fn run(
         let (opts, general, perf, progress) = (opts.clone(), general.clone(), perf.clone(), progress.clone());
         let perf_dead = perf_dead.clone();
         let state = state.clone();
-        handles.push(tokio::spawn(async move {
+        let case = Arc::new(case);
+        let mine = case.clone();
+        handles.push((i, mine, tokio::spawn(async move {
             // A performance case needs a permit of its own small pool as well, so
             // that they do not starve each other of bandwidth.
             let _p = if case.performance {
@@ -1283,7 +1287,6 @@ pub async fn run(
                 None
             };
             let _g = general.acquire_owned().await.expect("open semaphore");
-            let case = Arc::new(case);
             let dead = if case.performance { perf_dead.lock().ok().and_then(|d| d.clone()) } else { None };
             let stopped = state.lock().ok().and_then(|s| s.stopped.clone());
             let run = match (stopped, dead) {
@@ -1331,15 +1334,15 @@ pub async fn run(
                 duration: run.duration,
             };
             progress(&r);
-            (i, r)
-        }));
+            r
+        })));
     }
     let mut out = Vec::with_capacity(handles.len());
-    for (i, h) in handles.into_iter().enumerate() {
+    for (i, case, h) in handles {
         match h.await {
-            Ok(r) => out.push(r),
-            // A case task that panicked is reported, never dropped.
-            Err(e) => out.push((usize::MAX - i, crashed(&e.to_string()))),
+            Ok(r) => out.push((i, r)),
+            // A case task that panicked is reported under its id, never dropped.
+            Err(e) => out.push((i, crashed(case, &e.to_string()))),
         }
     }
     out.sort_by_key(|(i, _)| *i);
@@ -1347,42 +1350,11 @@ pub async fn run(
     RunOutcome { results: out.into_iter().map(|(_, r)| r).collect(), stopped }
 }
 
-/// The result of a case whose task failed (an internal error), so that it is reported.
-fn crashed(why: &str) -> CaseResult {
-    let case = Case {
-        id: "internal".into(),
-        category: "internal".into(),
-        category_title: "Internal errors".into(),
-        title: format!("a case task failed: {why}"),
-        rules: Vec::new(),
-        request: Vec::new(),
-        request_text: Vec::new(),
-        handshake: HandshakeExpect::Accept,
-        send: Vec::new(),
-        send_text: Vec::new(),
-        ok: Vec::new(),
-        ok_text: Vec::new(),
-        non_strict: None,
-        non_strict_text: None,
-        close: crate::catalog::CloseExpect { by_tester: true, codes: vec![1000], clean: false },
-        tester_close_fails: false,
-        wrong_code_fails: false,
-        informational: false,
-        performance: false,
-        offer: None,
-        pmd: PmdUse::Optional,
-        file: String::new(),
-        line: 0,
-    };
-    let run = skipped(format!("internal error: {why}"));
+/// The result of `case` whose task failed (an internal error), so that it is reported.
+fn crashed(case: Arc<Case>, why: &str) -> CaseResult {
+    let run = skipped(format!("internal error: the case task failed: {why}"));
     let verdict = verdict::judge(&case, &run.observed);
-    CaseResult {
-        case: Arc::new(case),
-        verdict,
-        observed: run.observed,
-        transcript: run.transcript,
-        duration: run.duration,
-    }
+    CaseResult { case, verdict, observed: run.observed, transcript: run.transcript, duration: run.duration }
 }
 
 /// The run of a case that was not run, with the reason.

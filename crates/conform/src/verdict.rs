@@ -182,19 +182,7 @@ fn event_matches(e: &Expected, r: &Received) -> bool {
 /// Whether `received` is exactly the expected list (Autobahn compares whole lists).
 pub fn list_matches(expected: &[ExpectedRun], received: &[Received]) -> bool {
     let total: usize = expected.iter().map(|r| r.count as usize).sum();
-    if total != received.len() {
-        return false;
-    }
-    let mut i = 0;
-    for run in expected {
-        for _ in 0..run.count {
-            if !event_matches(&run.event, &received[i]) {
-                return false;
-            }
-            i += 1;
-        }
-    }
-    true
+    total == received.len() && list_prefix_matches(expected, received)
 }
 
 /// Whether `received` is the start of the expected list: more events may still make

@@ -391,14 +391,14 @@ impl Assembler {
         let Some((bits, no_ctx)) = self.pmd else { return };
         let history = if no_ctx { 0 } else { self.history.min(1 << 15) as usize };
         deflated.extend_from_slice(&TAIL);
-        let who = if self.sender == Role::Server { "server" } else { "client" };
         match distance::walk(deflated, history, self.limits.inflate_max as u64) {
             Ok(r) if u64::from(r.max_distance) > 1u64 << bits => self.violation(
                 Rule::PmdWindowExceeded,
                 end,
                 format!(
-                    "a back-reference of {} bytes in a message, where {who}_max_window_bits={bits} allows {}",
+                    "a back-reference of {} bytes in a message, where {}_max_window_bits={bits} allows {}",
                     r.max_distance,
+                    self.sender,
                     1u32 << bits
                 ),
                 out,
@@ -411,13 +411,13 @@ impl Assembler {
     }
 
     fn context_violation(&self, distance: u32, offset: u64, out: &mut Vec<Event>) {
-        let who = if self.sender == Role::Server { "server" } else { "client" };
         self.violation(
             Rule::PmdContextTakeover,
             offset,
             format!(
                 "a back-reference of {distance} bytes reaches into an earlier message, \
-                 although {who}_no_context_takeover was agreed"
+                 although {}_no_context_takeover was agreed",
+                self.sender
             ),
             out,
         );
@@ -459,7 +459,7 @@ impl Assembler {
             InflateError::Corrupt(msg) if !unknown => {
                 // Under no_context_takeover the inflater starts each message afresh: a
                 // reference into the previous message is that promise broken, not junk.
-                let no_ctx = matches!(self.pmd, Some((_, true)));
+                let no_ctx = no_context_takeover(self.pmd);
                 let deflated = self.partial.as_ref().and_then(|p| p.deflated.as_deref());
                 match deflated.map(|d| distance::walk(d, 0, self.limits.inflate_max as u64)) {
                     Some(Err(WalkError::TooFarBack { distance, .. })) if no_ctx => {
@@ -552,7 +552,8 @@ impl Assembler {
                     {
                         self.check_references(&mut d, end, out);
                     }
-                    self.history = if inf_no_ctx(self.pmd) { 0 } else { self.history.saturating_add(len) };
+                    self.history =
+                        if no_context_takeover(self.pmd) { 0 } else { self.history.saturating_add(len) };
                     if self.window_lost {
                         self.rebuilt += len;
                         self.window_lost = self.rebuilt < 1 << 15;
@@ -690,6 +691,6 @@ fn absorb(p: &mut Partial, bytes: &[u8], keep: usize) -> Option<(u64, u64)> {
 }
 
 /// Whether the agreed parameters reset the context after every message.
-fn inf_no_ctx(pmd: Option<(u8, bool)>) -> bool {
+fn no_context_takeover(pmd: Option<(u8, bool)>) -> bool {
     matches!(pmd, Some((_, true)))
 }
