@@ -73,7 +73,8 @@ struct Pending {
     /// Bytes seen per side since buffering started.
     seen: [u64; 2],
     chunks: VecDeque<Chunk>,
-    next_check: [usize; 2],
+    /// Bytes seen (`seen`) at which frame synchronisation looks again.
+    next_check: [u64; 2],
     checks: [u32; 2],
     ev: [Option<Evidence>; 2],
     /// Decided not HTTP (so frame synchronisation is the only way).
@@ -311,6 +312,9 @@ impl<'o> Engine<'o> {
                     p.chunks.retain(|c| c.side != side);
                 }
                 State::Live(live) => {
+                    if reason == GapReason::Snaplen && this.cut_head(&info, live, side, len, ctx, sink) {
+                        return;
+                    }
                     if live.upgrade.is_none() && !live.session.is_established() {
                         // Plain HTTP so far: what follows the hole can only be judged by
                         // frame synchronisation.
@@ -335,6 +339,29 @@ impl<'o> Engine<'o> {
                 }
             }
         });
+    }
+
+    /// A snapshot-length cut while the handshake is parsed: the end of a head (see
+    /// [`Session::cut_head`]). False if the cut is not that.
+    fn cut_head(
+        &mut self,
+        info: &ConnInfo,
+        live: &mut Live,
+        side: Side,
+        len: u64,
+        ctx: Ctx,
+        sink: &mut dyn FnMut(Record),
+    ) -> bool {
+        let dir = live.dir(side);
+        let mut out = std::mem::take(&mut self.out);
+        let cut = live.session.cut_head(dir, len, &mut out);
+        if cut {
+            self.emit(info, live, &mut out, ctx, Some(GapReason::Snaplen), sink);
+            live.last = ctx;
+        }
+        out.clear();
+        self.out = out;
+        cut
     }
 
     fn closed(&mut self, id: u64, reason: CloseReason, ctx: Ctx, sink: &mut dyn FnMut(Record)) {
@@ -423,7 +450,6 @@ impl<'o> Engine<'o> {
                 c.offset = base;
                 true
             });
-            p.next_check[i] = 0;
         }
     }
 
@@ -455,10 +481,13 @@ impl<'o> Engine<'o> {
             if len == 0 {
                 continue;
             }
-            let due = p.checks[i] < 32 || len >= p.next_check[i] || at_end;
+            // Back off by bytes seen, not bytes held: once the window is full and
+            // slides, its length stays the same while the search must not repeat.
+            let seen = p.seen[i];
+            let due = p.checks[i] < 32 || seen >= p.next_check[i] || at_end;
             if due {
                 p.checks[i] += 1;
-                p.next_check[i] = len * 2;
+                p.next_check[i] = seen.saturating_mul(2);
                 p.ev[i] = evidence(&p.buf[i], None);
             }
         }
@@ -601,12 +630,17 @@ impl<'o> Engine<'o> {
             let at = live.when(&e, ctx);
             if live.number.is_none() {
                 match &e {
-                    Event::Request { request, .. } if request.is_upgrade() => {
+                    Event::Request { request, .. }
+                        if request.is_upgrade()
+                            || (live.session.handshake_cut() && request.method == "GET") =>
+                    {
                         live.upgrade = Some(request.clone());
                     }
                     Event::Response { response, negotiated, .. } if live.upgrade.is_some() => {
                         let status = response.status;
-                        let state = if status == 101 {
+                        let state = if status == 101 && live.session.handshake_cut() {
+                            HandshakeState::Cut
+                        } else if status == 101 {
                             HandshakeState::Seen
                         } else {
                             HandshakeState::Rejected { status }
@@ -804,6 +838,9 @@ impl Engine<'_> {
             _ => (None, None),
         };
         let (payload_preview, payload_b64) = match self.opts.payload {
+            // Bytes are missing (lost, or cut by the snapshot length): what was seen is
+            // not the payload, so none is shown.
+            _ if m.incomplete => (None, None),
             PayloadMode::None => (None, None),
             PayloadMode::Preview => (Some(wsprobe_wire::transcript::preview(&m.payload, m.len)), None),
             PayloadMode::Full => (

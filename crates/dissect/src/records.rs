@@ -88,6 +88,9 @@ pub enum HandshakeState {
     },
     /// An upgrade request was seen but no response before the connection ended.
     Unanswered,
+    /// Seen but cut by the capture's snapshot length: the request and status lines
+    /// were read, the rest of the heads (and so the negotiated extensions) was not.
+    Cut,
 }
 
 impl HandshakeState {
@@ -98,6 +101,7 @@ impl HandshakeState {
             HandshakeState::NotSeen => "not_seen",
             HandshakeState::Rejected { .. } => "rejected",
             HandshakeState::Unanswered => "unanswered",
+            HandshakeState::Cut => "cut",
         }
     }
 }
@@ -109,6 +113,7 @@ impl std::fmt::Display for HandshakeState {
             HandshakeState::NotSeen => f.write_str("no handshake seen"),
             HandshakeState::Rejected { status } => write!(f, "upgrade rejected ({status})"),
             HandshakeState::Unanswered => f.write_str("upgrade not answered"),
+            HandshakeState::Cut => f.write_str("handshake cut by the snapshot length"),
         }
     }
 }

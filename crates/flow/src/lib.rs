@@ -36,6 +36,7 @@
 //! ```
 
 pub mod capture;
+pub mod defrag;
 pub mod events;
 #[doc(hidden)]
 pub mod fuzz;
@@ -49,6 +50,7 @@ pub mod writer;
 
 pub use capture::{CaptureError, CaptureErrorKind, CaptureFormat, CaptureReader, LinkType, Packet};
 pub use events::{CloseReason, ConnId, FlowEvent, GapReason, Side};
+pub use reassembly::Reorder;
 pub use synth::{SynthLink, TcpConversation};
 pub use table::{FlowConfig, FlowStats, FlowTable};
 pub use tcp::{Decoded, TcpFlags, TcpSegment, decode_packet};

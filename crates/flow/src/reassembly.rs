@@ -12,15 +12,19 @@
 //! * **Overlaps: first bytes received win.** Bytes already delivered or buffered
 //!   are never replaced. When an overlap's bytes differ, a conflict is reported
 //!   (against buffered bytes, and against the last `window` delivered bytes).
-//! * **Holes** are declared lost ([`GapReason::Lost`]) when the peer acknowledges
-//!   past them, when a FIN or RST arrives, at flush; and
-//!   ([`GapReason::BufferCap`]) when the out-of-order buffer passes its cap.
+//! * **Holes** are declared lost ([`GapReason::Lost`]) only when the loss is
+//!   proven: a FIN or RST, the connection's end (flush), or a peer ACK past the
+//!   hole that has stayed unfilled for [`Reorder::packets`] more packets of the
+//!   connection or [`Reorder::nanos`] of capture time. An ACK alone proves the
+//!   bytes were sent, not that the capture missed them: with several capture
+//!   points or multi-queue NICs they often come a few packets after the ACK.
+//!   And ([`GapReason::BufferCap`]) when the out-of-order buffer passes its cap.
 //! * **Snaplen cuts** become [`GapReason::Snaplen`] gaps at their own offsets.
 //!
 //! Segments more than 1 GiB ahead of (or behind) the next expected byte are
 //! ignored as out of window.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
 use crate::events::GapReason;
 
@@ -31,6 +35,34 @@ const MAX_WINDOW: i64 = 1 << 30;
 const CHUNK_OVERHEAD: usize = 64;
 /// Data segments held before choosing a base sequence without a SYN.
 const HOLD_SEGMENTS: usize = 8;
+
+/// Peer ACKs remembered per direction while they are ahead of the delivered bytes.
+const PROOFS_MAX: usize = 64;
+
+/// How long a hole that a peer ACK proved sent may stay unfilled before it is
+/// declared lost: whichever bound is reached first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Reorder {
+    /// Packets of the connection (either direction) seen since the ACK.
+    pub packets: u64,
+    /// Capture time since the ACK, in nanoseconds.
+    pub nanos: i64,
+}
+
+impl Default for Reorder {
+    fn default() -> Self {
+        Reorder { packets: 64, nanos: 1_000_000_000 }
+    }
+}
+
+/// A peer ACK ahead of the delivered bytes: everything before `target` was sent.
+#[derive(Clone, Copy, Debug)]
+struct Proof {
+    target: u64,
+    /// Connection packet count when the ACK was seen.
+    count: u64,
+    ts: i64,
+}
 
 /// What a [`Stream`] reports.
 #[derive(Debug, PartialEq, Eq)]
@@ -103,6 +135,11 @@ pub(crate) struct Stream {
     finished: bool,
     cap: usize,
     window: usize,
+    reorder: Reorder,
+    /// Peer ACKs (and this side's FIN) past `next`, in arrival order.
+    proofs: VecDeque<Proof>,
+    /// The connection's packet count at the latest [`tick`](Self::tick).
+    count: u64,
 }
 
 type Out<'o> = &'o mut dyn FnMut(StreamEvent<'_>);
@@ -110,7 +147,7 @@ type Out<'o> = &'o mut dyn FnMut(StreamEvent<'_>);
 impl Stream {
     /// A stream with an out-of-order cap of `cap` bytes that remembers the last
     /// `window` delivered bytes for conflict detection.
-    pub(crate) fn new(cap: usize, window: usize) -> Self {
+    pub(crate) fn new(cap: usize, window: usize, reorder: Reorder) -> Self {
         Stream {
             anchored: false,
             next_seq: 0,
@@ -124,6 +161,9 @@ impl Stream {
             finished: false,
             cap,
             window,
+            reorder,
+            proofs: VecDeque::new(),
+            count: 0,
         }
     }
 
@@ -214,42 +254,103 @@ impl Stream {
         if total > 0 {
             self.insert(start, s.payload, u64::from(s.missing), s.packet, s.ts, out);
         }
-        if s.fin {
+        if s.fin && self.fin.is_none() {
+            // The FIN proves everything before it was sent; bytes before it may still
+            // come (captures reorder), so holes before it wait like those an ACK
+            // proves (see `tick`).
             let fin_at = (start + total).max(0) as u64;
-            let fin = *self.fin.get_or_insert(fin_at);
-            self.declare_lost_until(fin, GapReason::Lost, s.packet, s.ts, out);
-            self.finished = true;
-            self.ooo.clear();
-            self.buffered = 0;
-            self.tail = Vec::new();
+            self.fin = Some(fin_at);
+            if fin_at > self.next {
+                self.proofs.push_back(Proof { target: fin_at, count: self.count, ts: s.ts });
+            }
+        }
+        self.end_at_fin();
+    }
+
+    /// Ends the stream once every byte before the FIN was delivered (or declared lost).
+    fn end_at_fin(&mut self) {
+        if self.finished || self.fin.is_none_or(|f| self.next < f) {
+            return;
+        }
+        self.finished = true;
+        self.ooo.clear();
+        self.buffered = 0;
+        self.tail = Vec::new();
+        self.proofs.clear();
+    }
+
+    /// Stream offset of sequence number `ack`, if it lies ahead of the next byte
+    /// to deliver (and the stream is anchored and open).
+    fn ahead(&self, ack: u32) -> Option<u64> {
+        if !self.anchored || self.finished {
+            return None;
+        }
+        let delta = i64::from(ack.wrapping_sub(self.next_seq) as i32);
+        (delta > 0 && delta <= MAX_WINDOW).then(|| self.next + delta as u64)
+    }
+
+    /// Whether the peer acknowledged bytes of this stream that were not delivered
+    /// yet: a segment carrying that ACK was sent after them.
+    pub(crate) fn lags(&self, ack: u32) -> bool {
+        self.ahead(ack).is_some()
+    }
+
+    /// The peer acknowledged up to `ack` in its `count`-th packet of the
+    /// connection: the bytes before it were sent. Remembered as a proof; see
+    /// [`tick`](Self::tick).
+    pub(crate) fn note_ack(&mut self, ack: u32, count: u64, ts: i64) {
+        let Some(target) = self.ahead(ack) else {
+            return;
+        };
+        let full = self.proofs.len() >= PROOFS_MAX;
+        match self.proofs.back_mut() {
+            Some(last) if last.target >= target => {}
+            Some(last) if full => last.target = target,
+            _ => self.proofs.push_back(Proof { target, count, ts }),
         }
     }
 
-    /// The peer acknowledged up to `ack`: every byte before it was sent, so holes
-    /// before it are lost in the capture.
-    pub(crate) fn peer_ack(&mut self, ack: u32, packet: u64, ts: i64, out: Out<'_>) {
-        if !self.anchored || self.finished {
-            return;
+    /// Declares lost the holes that proofs older than the reorder bound cover,
+    /// as of the connection's `count`-th packet.
+    pub(crate) fn tick(&mut self, count: u64, packet: u64, ts: i64, out: Out<'_>) {
+        self.count = count;
+        while let Some(p) = self.proofs.front().copied() {
+            if p.target <= self.next {
+                self.proofs.pop_front();
+                continue;
+            }
+            let due = count.saturating_sub(p.count) >= self.reorder.packets
+                || ts.saturating_sub(p.ts) >= self.reorder.nanos;
+            if !due {
+                return;
+            }
+            self.proofs.pop_front();
+            // An ACK one past everything, with nothing buffered: it covers a FIN
+            // the capture has not shown, not a byte.
+            if p.target == self.next + 1 && self.ooo.is_empty() {
+                continue;
+            }
+            self.declare_lost_until(p.target, GapReason::Lost, packet, ts, out);
+            self.end_at_fin();
         }
-        let delta = i64::from(ack.wrapping_sub(self.next_seq) as i32);
-        if delta <= 0 || delta > MAX_WINDOW {
-            return;
-        }
-        let target = self.next + delta as u64;
-        self.declare_lost_until(target, GapReason::Lost, packet, ts, out);
     }
 
     /// Declares every remaining hole lost and delivers everything buffered.
     pub(crate) fn flush(&mut self, packet: u64, ts: i64, out: Out<'_>) {
         self.anchor_pending(out);
         let end = self.ooo.last_key_value().map_or(0, |(k, c)| k.saturating_add(c.len));
-        let target = end.max(self.fin.unwrap_or(0));
+        let known = end.max(self.fin.unwrap_or(0)).max(self.next);
+        // Bytes a peer ACK proved sent are lost now that the connection ended; an ACK
+        // one past everything known covers a FIN, not a byte.
+        let proved = self.proofs.back().map_or(0, |p| p.target);
+        let target = if proved == known + 1 { known } else { known.max(proved) };
         self.declare_lost_until(target, GapReason::Lost, packet, ts, out);
         self.ooo.clear();
         self.buffered = 0;
         self.tail = Vec::new();
         self.held = Vec::new();
         self.held_bytes = 0;
+        self.proofs.clear();
     }
 
     fn advance(&mut self, n: u64) {
@@ -424,6 +525,11 @@ impl Stream {
 
     /// Delivers buffered chunks that start at `next`.
     fn drain(&mut self, out: Out<'_>) {
+        self.drain_chunks(out);
+        self.end_at_fin();
+    }
+
+    fn drain_chunks(&mut self, out: Out<'_>) {
         while let Some(entry) = self.ooo.first_entry() {
             if *entry.key() > self.next {
                 break;
@@ -503,7 +609,7 @@ mod tests {
 
     #[test]
     fn in_order_reorder_and_retransmit() {
-        let mut s = Stream::new(1 << 20, 64);
+        let mut s = Stream::new(1 << 20, 64, Reorder::default());
         let mut g = Got::default();
         run(&mut s, &mut g, syn(100));
         run(&mut s, &mut g, seg(101, b"hello "));
@@ -517,7 +623,7 @@ mod tests {
 
     #[test]
     fn overlap_first_wins_and_conflicts() {
-        let mut s = Stream::new(1 << 20, 64);
+        let mut s = Stream::new(1 << 20, 64, Reorder::default());
         let mut g = Got::default();
         run(&mut s, &mut g, syn(0));
         run(&mut s, &mut g, seg(1, b"abcd"));
@@ -539,7 +645,7 @@ mod tests {
 
     #[test]
     fn wraparound() {
-        let mut s = Stream::new(1 << 20, 0);
+        let mut s = Stream::new(1 << 20, 0, Reorder::default());
         let mut g = Got::default();
         run(&mut s, &mut g, syn(u32::MAX - 3));
         run(&mut s, &mut g, seg(u32::MAX - 2, b"abc"));
@@ -549,17 +655,33 @@ mod tests {
     }
 
     #[test]
-    fn ack_past_hole_and_cap() {
-        let mut s = Stream::new(1 << 20, 0);
+    fn ack_past_hole_waits_then_cap() {
+        let mut s = Stream::new(1 << 20, 0, Reorder::default());
         let mut g = Got::default();
         run(&mut s, &mut g, syn(0));
         run(&mut s, &mut g, seg(1, b"ab"));
         run(&mut s, &mut g, seg(5, b"ef"));
-        s.peer_ack(7, 9, 0, &mut |e| collect(&mut g, e));
-        assert_eq!(g.bytes, b"ab??ef");
-        assert_eq!(g.gaps, vec![(2, 2, GapReason::Lost)]);
+        // An ACK past the hole proves it was sent; it may still come.
+        s.note_ack(7, 1, 0);
+        s.tick(63, 9, 999_999_999, &mut |e| collect(&mut g, e));
+        assert!(g.gaps.is_empty());
+        run(&mut s, &mut g, seg(3, b"cd"));
+        assert_eq!(g.bytes, b"abcdef");
+        // A later hole, proven by an ACK, is given up after 64 packets...
+        run(&mut s, &mut g, seg(9, b"ij"));
+        s.note_ack(11, 100, 0);
+        s.tick(163, 9, 0, &mut |e| collect(&mut g, e));
+        assert!(g.gaps.is_empty());
+        s.tick(164, 9, 0, &mut |e| collect(&mut g, e));
+        assert_eq!(g.bytes, b"abcdef??ij");
+        assert_eq!(g.gaps, vec![(6, 2, GapReason::Lost)]);
+        // ... or after a second of capture time.
+        run(&mut s, &mut g, seg(13, b"mn"));
+        s.note_ack(15, 200, 5);
+        s.tick(201, 9, 1_000_000_005, &mut |e| collect(&mut g, e));
+        assert_eq!(g.bytes, b"abcdef??ij??mn");
 
-        let mut s = Stream::new(100 + 2 * CHUNK_OVERHEAD, 0);
+        let mut s = Stream::new(100 + 2 * CHUNK_OVERHEAD, 0, Reorder::default());
         let mut g = Got::default();
         run(&mut s, &mut g, syn(0));
         run(&mut s, &mut g, seg(11, &[1; 60]));
@@ -572,7 +694,7 @@ mod tests {
 
     #[test]
     fn snaplen_in_order_and_buffered() {
-        let mut s = Stream::new(1 << 20, 0);
+        let mut s = Stream::new(1 << 20, 0, Reorder::default());
         let mut g = Got::default();
         run(&mut s, &mut g, syn(0));
         run(&mut s, &mut g, SegIn { missing: 6, ..seg(1, b"abcd") });
@@ -587,7 +709,7 @@ mod tests {
 
     #[test]
     fn midstream_base_is_lowest_of_first_window() {
-        let mut s = Stream::new(1 << 20, 0);
+        let mut s = Stream::new(1 << 20, 0, Reorder::default());
         let mut g = Got::default();
         run(&mut s, &mut g, seg(5010, b"world"));
         run(&mut s, &mut g, seg(5000, b"hello, the"));
@@ -597,16 +719,32 @@ mod tests {
     }
 
     #[test]
-    fn fin_declares_holes() {
-        let mut s = Stream::new(1 << 20, 0);
+    fn fin_waits_for_reordered_bytes_then_declares_holes() {
+        let mut s = Stream::new(1 << 20, 0, Reorder::default());
         let mut g = Got::default();
         run(&mut s, &mut g, syn(0));
         run(&mut s, &mut g, seg(1, b"ab"));
         run(&mut s, &mut g, SegIn { fin: true, ..seg(5, b"ef") });
-        assert_eq!(g.bytes, b"ab??ef");
+        assert_eq!(g.bytes, b"ab");
+        assert!(!s.fin_seen());
+        run(&mut s, &mut g, seg(3, b"cd"));
+        assert_eq!(g.bytes, b"abcdef");
         assert!(s.fin_seen());
         run(&mut s, &mut g, seg(3, b"cd"));
+        assert_eq!(g.bytes, b"abcdef");
+
+        // A hole before the FIN that never fills is given up after the reorder bound.
+        let mut s = Stream::new(1 << 20, 0, Reorder::default());
+        let mut g = Got::default();
+        run(&mut s, &mut g, syn(0));
+        s.tick(10, 0, 0, &mut |e| collect(&mut g, e));
+        run(&mut s, &mut g, seg(1, b"ab"));
+        run(&mut s, &mut g, SegIn { fin: true, ..seg(5, b"ef") });
+        s.tick(73, 0, 0, &mut |e| collect(&mut g, e));
+        assert!(!s.fin_seen());
+        s.tick(74, 0, 0, &mut |e| collect(&mut g, e));
         assert_eq!(g.bytes, b"ab??ef");
+        assert!(s.fin_seen());
     }
 
     mod prop {
@@ -641,7 +779,7 @@ mod tests {
                         segs.swap(a, b);
                     }
                 }
-                let mut s = Stream::new(1 << 20, 32);
+                let mut s = Stream::new(1 << 20, 32, Reorder::default());
                 let mut g = Got::default();
                 run(&mut s, &mut g, syn(isn));
                 for (a, b) in segs {

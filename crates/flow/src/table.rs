@@ -1,6 +1,6 @@
 //! The connection table: packets in, connection and stream events out.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 /// The connection map's hasher: foldhash with a fixed seed. Every packet does a
 /// lookup, and SipHash (std's default) cost 5-7% of a dissect run; a fixed seed keeps
@@ -9,9 +9,10 @@ type Hasher = foldhash::fast::FixedState;
 use std::net::SocketAddr;
 
 use crate::capture::{LinkType, Packet};
+use crate::defrag::{DefragConfig, DefragWarning, Defragmenter};
 use crate::events::{CloseReason, ConnId, FlowEvent, Side};
-use crate::reassembly::{SegIn, Stream, StreamEvent};
-use crate::tcp::{Decoded, TcpSegment, decode_packet};
+use crate::reassembly::{Reorder, SegIn, Stream, StreamEvent};
+use crate::tcp::{Decoded, TcpSegment, decode_ip, decode_packet};
 
 /// Flow table settings.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -28,6 +29,12 @@ pub struct FlowConfig {
     /// Delivered bytes remembered per direction to detect retransmissions whose
     /// content differs from what was delivered. Default 2048; 0 disables.
     pub conflict_window: usize,
+    /// How long a hole that the peer acknowledged may wait for its bytes (captures
+    /// reorder): after this many packets of the connection or this much capture
+    /// time it is declared lost. Default 64 packets, 1 s.
+    pub reorder: Reorder,
+    /// IP fragment reassembly limits (timeout, datagrams and bytes in progress).
+    pub defrag: DefragConfig,
 }
 
 impl Default for FlowConfig {
@@ -37,6 +44,8 @@ impl Default for FlowConfig {
             max_buffered_per_dir: 4 << 20,
             max_flows: 100_000,
             conflict_window: 2048,
+            reorder: Reorder::default(),
+            defrag: DefragConfig::default(),
         }
     }
 }
@@ -50,8 +59,10 @@ pub struct FlowStats {
     pub tcp_packets: u64,
     /// IP packets of other protocols and non-IP frames.
     pub non_tcp_packets: u64,
-    /// IP fragments skipped (not reassembled).
-    pub ip_fragments_skipped: u64,
+    /// IP fragments seen (reassembled into datagrams, see [`Defragmenter`]).
+    pub ip_fragments: u64,
+    /// Datagrams reassembled from fragments.
+    pub ip_datagrams_reassembled: u64,
     /// Packets on a link type that is not supported.
     pub unsupported_link_packets: u64,
     /// Packets with malformed or truncated link/IP/TCP headers.
@@ -73,6 +84,8 @@ pub struct FlowStats {
     pub gap_bytes: u64,
     /// Overlaps whose bytes conflicted with the ones kept.
     pub conflicts: u64,
+    /// TCP segments whose payload the snapshot length cut.
+    pub cut_segments: u64,
 }
 
 struct Conn {
@@ -81,9 +94,34 @@ struct Conn {
     /// ISN of the initiator's SYN, if seen.
     isn: Option<u32>,
     streams: [Stream; 2],
+    /// Segments held back because they acknowledge bytes of the other direction
+    /// that were not delivered yet (index: sender).
+    deferred: [VecDeque<Deferred>; 2],
+    deferred_bytes: usize,
+    /// Packets of this connection so far.
+    count: u64,
     closed: bool,
     last_ts: i64,
 }
+
+/// A segment waiting for the other direction to catch up with its ACK.
+struct Deferred {
+    /// Connection packet count when it arrived.
+    count: u64,
+    seq: u32,
+    ack: u32,
+    syn: bool,
+    fin: bool,
+    payload: Vec<u8>,
+    missing: u32,
+    packet: u64,
+    ts: i64,
+}
+
+/// Segments deferred per direction before the oldest is forced through.
+const DEFERRED_MAX: usize = 4096;
+/// Bookkeeping cost of a deferred segment, charged against the buffer cap.
+const DEFERRED_OVERHEAD: usize = 64;
 
 type Key = (SocketAddr, SocketAddr);
 
@@ -98,6 +136,8 @@ pub struct FlowTable {
     next_id: u64,
     stats: FlowStats,
     warned_links: HashSet<(u32, LinkType)>,
+    warned_snaplen: bool,
+    defrag: Defragmenter,
     last_sweep: Option<i64>,
     last_packet: u64,
     last_ts: i64,
@@ -114,6 +154,11 @@ impl std::fmt::Debug for FlowTable {
 }
 
 type Sink<'s> = &'s mut dyn FnMut(FlowEvent<'_>);
+
+/// Reports a fragment reassembly problem as a capture-level warning.
+fn defrag_warning(packet: u64, w: DefragWarning, sink: Sink<'_>) {
+    sink(FlowEvent::Warning { conn: None, packet, message: w.message });
+}
 
 /// Forwards a stream's events as flow events and counts them.
 fn forward<'s>(
@@ -166,11 +211,72 @@ impl Conn {
         }
     }
 
+    /// Feeds one segment of `side` to its stream.
+    fn feed(&mut self, side: Side, input: SegIn<'_>, stats: &mut FlowStats, sink: Sink<'_>) {
+        let mut f = forward(self.id, side, stats, sink);
+        if let Some(s) = self.streams.get_mut(idx(side)) {
+            s.segment(input, &mut f);
+        }
+    }
+
+    /// Whether a segment of `side` acknowledging `ack` must wait: the other
+    /// direction has not delivered what it acknowledges.
+    fn must_defer(&self, side: Side, ack: Option<u32>) -> bool {
+        let i = idx(side);
+        ack.is_some_and(|a| self.streams[1 - i].lags(a))
+    }
+
+    /// Feeds the deferred segments whose ACK the other direction has caught up with
+    /// (each direction's stream orders its own segments by sequence number). A
+    /// segment also goes through when it has waited twice the reorder bound (by then
+    /// the other direction's hole it waits for was declared lost, unless the two
+    /// wait for each other, as a retransmission with a newer ACK can), when the
+    /// deferred bytes pass `cap`, and with `force`.
+    fn release(&mut self, force: bool, cap: usize, reorder: Reorder, stats: &mut FlowStats, sink: Sink<'_>) {
+        let (count, now) = (self.count, self.last_ts);
+        loop {
+            let mut progressed = false;
+            for side in SIDES {
+                let i = idx(side);
+                let mut k = 0;
+                while let Some(d) = self.deferred[i].get(k) {
+                    let over = self.deferred_bytes > cap || self.deferred[i].len() > DEFERRED_MAX;
+                    let stale = count.saturating_sub(d.count) >= 2 * reorder.packets
+                        || now.saturating_sub(d.ts) >= reorder.nanos.saturating_mul(2);
+                    if !(force || over || stale) && self.streams[1 - i].lags(d.ack) {
+                        k += 1;
+                        continue;
+                    }
+                    let Some(d) = self.deferred[i].remove(k) else {
+                        break;
+                    };
+                    self.deferred_bytes =
+                        self.deferred_bytes.saturating_sub(d.payload.len() + DEFERRED_OVERHEAD);
+                    let input = SegIn {
+                        seq: d.seq,
+                        syn: d.syn,
+                        fin: d.fin,
+                        payload: &d.payload,
+                        missing: d.missing,
+                        packet: d.packet,
+                        ts: d.ts,
+                    };
+                    self.feed(side, input, stats, sink);
+                    progressed = true;
+                }
+            }
+            if !progressed {
+                return;
+            }
+        }
+    }
+
     /// Flushes both directions and reports `Closed` (once).
     fn close(&mut self, reason: CloseReason, packet: u64, ts: i64, stats: &mut FlowStats, sink: Sink<'_>) {
         if self.closed {
             return;
         }
+        self.release(true, usize::MAX, Reorder::default(), stats, sink);
         for side in SIDES {
             let mut f = forward(self.id, side, stats, sink);
             if let Some(s) = self.streams.get_mut(idx(side)) {
@@ -178,7 +284,9 @@ impl Conn {
             }
         }
         self.closed = true;
-        self.streams = [Stream::new(0, 0), Stream::new(0, 0)];
+        self.streams = [Stream::new(0, 0, Reorder::default()), Stream::new(0, 0, Reorder::default())];
+        self.deferred = Default::default();
+        self.deferred_bytes = 0;
         sink(FlowEvent::Closed { conn: self.id, reason, packet, ts_nanos: ts });
     }
 }
@@ -192,6 +300,8 @@ impl FlowTable {
             next_id: 0,
             stats: FlowStats::default(),
             warned_links: HashSet::new(),
+            warned_snaplen: false,
+            defrag: Defragmenter::new(cfg.defrag),
             last_sweep: None,
             last_packet: 0,
             last_ts: 0,
@@ -223,12 +333,44 @@ impl FlowTable {
         self.last_ts = pkt.ts_nanos;
         self.sweep(pkt.number, pkt.ts_nanos, sink);
         match decode_packet(pkt.link_type, pkt.data) {
+            Decoded::Fragment(ip) => {
+                self.stats.ip_fragments += 1;
+                let number = pkt.number;
+                let datagram = self.defrag.push(ip, pkt.ts_nanos, &mut |w| defrag_warning(number, w, sink));
+                if let Some(d) = datagram {
+                    self.stats.ip_datagrams_reassembled += 1;
+                    self.decoded(decode_ip(&d), pkt, sink);
+                }
+            }
+            other => self.decoded(other, pkt, sink),
+        }
+    }
+
+    /// Handles a packet decoded down to its transport layer.
+    fn decoded(&mut self, d: Decoded<'_>, pkt: &Packet<'_>, sink: Sink<'_>) {
+        match d {
             Decoded::Tcp { src, dst, segment } => {
                 self.stats.tcp_packets += 1;
+                if segment.missing > 0 {
+                    self.stats.cut_segments += 1;
+                    if !std::mem::replace(&mut self.warned_snaplen, true) {
+                        sink(FlowEvent::Warning {
+                            conn: None,
+                            packet: pkt.number,
+                            message: format!(
+                                "the capture's snapshot length cuts TCP payloads (packet {} keeps {} of its {} bytes): the missing bytes are gaps of known size, and a message with missing bytes shows no payload",
+                                pkt.number,
+                                pkt.data.len(),
+                                pkt.orig_len
+                            ),
+                        });
+                    }
+                }
                 self.on_tcp(src, dst, &segment, pkt, sink);
             }
             Decoded::NotTcp => self.stats.non_tcp_packets += 1,
-            Decoded::Fragment => self.stats.ip_fragments_skipped += 1,
+            // A fragment inside a reassembled datagram (a tunnel): not followed.
+            Decoded::Fragment(_) => self.stats.ip_fragments += 1,
             Decoded::Malformed(_) => self.stats.malformed_packets += 1,
             Decoded::UnsupportedLink(l) => {
                 self.stats.unsupported_link_packets += 1;
@@ -249,6 +391,8 @@ impl FlowTable {
     /// Flushes and closes every open connection ([`CloseReason::EndOfCapture`]),
     /// in [`ConnId`] order, and empties the table.
     pub fn finish(&mut self, sink: &mut dyn FnMut(FlowEvent<'_>)) {
+        let last = self.last_packet;
+        self.defrag.finish(&mut |w| defrag_warning(last, w, sink));
         let mut all: Vec<Conn> = self.conns.drain().map(|(_, c)| c).collect();
         all.sort_by_key(|c| c.id);
         for mut c in all {
@@ -349,14 +493,18 @@ impl FlowTable {
             self.next_id += 1;
             let id = ConnId(self.next_id);
             self.stats.flows_opened += 1;
-            let (cap, win) = (self.cfg.max_buffered_per_dir, self.cfg.conflict_window);
+            let (cap, win, reorder) =
+                (self.cfg.max_buffered_per_dir, self.cfg.conflict_window, self.cfg.reorder);
             self.conns.insert(
                 key,
                 Conn {
                     id,
                     initiator,
                     isn: None,
-                    streams: [Stream::new(cap, win), Stream::new(cap, win)],
+                    streams: [Stream::new(cap, win, reorder), Stream::new(cap, win, reorder)],
+                    deferred: Default::default(),
+                    deferred_bytes: 0,
+                    count: 0,
                     closed: false,
                     last_ts: ts,
                 },
@@ -384,27 +532,47 @@ impl FlowTable {
             c.close(CloseReason::Rst, pkt.number, ts, &mut self.stats, sink);
             return;
         }
-        let input = SegIn {
-            seq: seg.seq,
-            syn: flags.syn(),
-            fin: flags.fin(),
-            payload: seg.payload,
-            missing: seg.missing,
-            packet: pkt.number,
-            ts,
-        };
+        c.count += 1;
+        let count = c.count;
+        let ack = flags.ack().then_some(seg.ack);
+        if let Some(a) = ack
+            && let Some(s) = c.streams.get_mut(idx(side.other()))
         {
-            let mut f = forward(c.id, side, &mut self.stats, sink);
-            if let Some(s) = c.streams.get_mut(idx(side)) {
-                s.segment(input, &mut f);
+            s.note_ack(a, count, ts);
+        }
+        let carries = !seg.payload.is_empty() || seg.missing > 0 || flags.syn() || flags.fin();
+        if carries && c.must_defer(side, ack) {
+            c.deferred_bytes += seg.payload.len() + DEFERRED_OVERHEAD;
+            c.deferred[idx(side)].push_back(Deferred {
+                count,
+                seq: seg.seq,
+                ack: seg.ack,
+                syn: flags.syn(),
+                fin: flags.fin(),
+                payload: seg.payload.to_vec(),
+                missing: seg.missing,
+                packet: pkt.number,
+                ts,
+            });
+        } else if carries {
+            let input = SegIn {
+                seq: seg.seq,
+                syn: flags.syn(),
+                fin: flags.fin(),
+                payload: seg.payload,
+                missing: seg.missing,
+                packet: pkt.number,
+                ts,
+            };
+            c.feed(side, input, &mut self.stats, sink);
+        }
+        for s in SIDES {
+            let mut f = forward(c.id, s, &mut self.stats, sink);
+            if let Some(st) = c.streams.get_mut(idx(s)) {
+                st.tick(count, pkt.number, ts, &mut f);
             }
         }
-        if flags.ack() {
-            let mut f = forward(c.id, side.other(), &mut self.stats, sink);
-            if let Some(s) = c.streams.get_mut(idx(side.other())) {
-                s.peer_ack(seg.ack, pkt.number, ts, &mut f);
-            }
-        }
+        c.release(false, self.cfg.max_buffered_per_dir, self.cfg.reorder, &mut self.stats, sink);
         if c.streams.iter().all(Stream::fin_seen) {
             c.close(CloseReason::Fin, pkt.number, ts, &mut self.stats, sink);
         }

@@ -129,8 +129,9 @@ pub enum Decoded<'a> {
     },
     /// An IP packet of another protocol, or a non-IP frame.
     NotTcp,
-    /// An IP fragment (skipped).
-    Fragment,
+    /// An IP fragment: the IP packet (from its IP header), for
+    /// [`Defragmenter`](crate::defrag::Defragmenter).
+    Fragment(&'a [u8]),
     /// The link type is not supported.
     UnsupportedLink(LinkType),
     /// Malformed or truncated headers.
@@ -140,22 +141,35 @@ pub enum Decoded<'a> {
 /// Decodes a frame of link type `link` down to a TCP segment. GTP-U tunnels
 /// (UDP port 2152) are decapsulated: the addresses are the inner ones.
 pub fn decode_packet(link: LinkType, data: &[u8]) -> Decoded<'_> {
-    let net = match decode_link(link, data) {
-        Ok(n) => n,
-        Err(LinkError::Unsupported(l)) => return Decoded::UnsupportedLink(l),
-        Err(LinkError::Truncated) => return Decoded::Malformed("link-layer header truncated"),
-    };
+    match decode_link(link, data) {
+        Ok(n) => decode_network(n),
+        Err(LinkError::Unsupported(l)) => Decoded::UnsupportedLink(l),
+        Err(LinkError::Truncated) => Decoded::Malformed("link-layer header truncated"),
+    }
+}
+
+/// Decodes an IP packet (IPv4 or IPv6, by its version field) down to a TCP segment:
+/// what a reassembled datagram goes through.
+pub fn decode_ip(ip: &[u8]) -> Decoded<'_> {
+    match ip.first().map(|b| b >> 4) {
+        Some(4) => decode_network(Network::Ipv4(ip)),
+        Some(6) => decode_network(Network::Ipv6(ip)),
+        _ => Decoded::Malformed("not an IPv4 or IPv6 packet"),
+    }
+}
+
+fn decode_network(net: Network<'_>) -> Decoded<'_> {
     let mut net = net;
     let mut depth = 0;
     let ip = loop {
-        let ip = match net {
-            Network::Ipv4(b) => decode_ipv4(b),
-            Network::Ipv6(b) => decode_ipv6(b),
+        let (ip, raw) = match net {
+            Network::Ipv4(b) => (decode_ipv4(b), b),
+            Network::Ipv6(b) => (decode_ipv6(b), b),
             Network::Other => return Decoded::NotTcp,
         };
         let ip = match ip {
             Ok(ip) => ip,
-            Err(IpError::Fragment) => return Decoded::Fragment,
+            Err(IpError::Fragment) => return Decoded::Fragment(raw),
             Err(IpError::Malformed(m)) => return Decoded::Malformed(m),
         };
         depth += 1;

@@ -129,6 +129,12 @@ impl Assembler {
         self.phase = Phase::Resync { buf: Vec::new(), base: self.pos, search: Search::default() };
     }
 
+    /// The handshake was seen but not which extensions it agreed (cut by the
+    /// capture): RSV1 is read as compression, with no RSV or inflate verdicts.
+    pub(crate) fn set_unknown_extensions(&mut self) {
+        self.unknown_ext = true;
+    }
+
     pub(crate) fn set_position(&mut self, pos: u64) {
         self.pos = pos;
         match &mut self.phase {
@@ -619,6 +625,10 @@ impl Assembler {
             if let Some(p) = self.partial.as_mut().filter(|_| cur.route == Route::Message) {
                 p.msg.incomplete = true;
                 p.msg.wire_len += n;
+                if !p.msg.compressed {
+                    // The frame header declared these bytes: the length stays exact.
+                    p.msg.len += n;
+                }
                 p.utf8 = None;
             }
             if cur.remaining == 0 {

@@ -101,6 +101,8 @@ pub struct Session {
     stage: Stage,
     http: [HttpDir; 2],
     requests: VecDeque<Request>,
+    /// Whether the HTTP head of each direction was cut by the capture's snapshot length.
+    heads_cut: [bool; 2],
     dirs: [Assembler; 2],
     /// permessage-deflate as applied to frames (negotiated, or given to `established`).
     pmd: Option<PmdConfig>,
@@ -114,6 +116,7 @@ impl Session {
             stage: Stage::Http,
             http: Default::default(),
             requests: VecDeque::new(),
+            heads_cut: [false; 2],
             dirs: [Assembler::new(Role::Client, limits), Assembler::new(Role::Server, limits)],
             pmd: None,
         }
@@ -199,6 +202,74 @@ impl Session {
             }
         }
         self.dirs[dir.index()].gap(len, out);
+    }
+
+    /// `len` bytes of `dir` were sent but cut from the capture by its snapshot length,
+    /// while the handshake is parsed. If the bytes of `dir` held so far start an HTTP
+    /// head (a request or status line, at least) the cut is taken as the rest of that
+    /// head (a head is written in one segment, and a snapshot length cuts segments),
+    /// the visible part is reported as the head, and true is returned. A cut head is
+    /// not judged (its missing fields are not the sender's fault); an answer of 101 to
+    /// a GET switches to frames with the extensions unknown (RSV1 read as compression,
+    /// inflated on a best-effort basis). False when this does not apply: then call
+    /// [`gap`](Self::gap).
+    pub fn cut_head(&mut self, dir: Dir, len: u64, out: &mut Vec<Event>) -> bool {
+        if !matches!(self.stage, Stage::Http) {
+            return false;
+        }
+        let h = &mut self.http[dir.index()];
+        if h.hold || h.skip > 0 || !h.gaps.is_empty() {
+            return false;
+        }
+        // Whole lines only; a head needs its first line.
+        let Some(end) = h.buf.windows(2).rposition(|w| w == b"\r\n") else {
+            return false;
+        };
+        let mut head = h.buf[..end + 2].to_vec();
+        head.extend_from_slice(b"\r\n");
+        let consumed = h.buf.len() as u64 + len;
+        match dir {
+            Dir::C2S => {
+                let Ok(Progress::Complete { value: req, .. }) = handshake::parse_request(&head) else {
+                    return false;
+                };
+                let offset = h.base;
+                h.buf.clear();
+                h.base += consumed;
+                let upgrade = req.method == "GET" && (req.header("upgrade").is_none() || req.is_upgrade());
+                h.hold = upgrade;
+                self.heads_cut[0] = true;
+                out.push(Event::Request { offset, request: req.clone() });
+                if self.requests.len() < 32 {
+                    self.requests.push_back(req);
+                }
+            }
+            Dir::S2C => {
+                let Ok(Progress::Complete { value: resp, .. }) = handshake::parse_response(&head) else {
+                    return false;
+                };
+                let offset = h.base;
+                h.buf.clear();
+                h.base += consumed;
+                self.heads_cut[1] = true;
+                let req = self.requests.pop_front();
+                let switching = resp.status == 101 && req.as_ref().is_some_and(|r| r.method == "GET");
+                out.push(Event::Response { offset, response: resp, negotiated: None });
+                if switching {
+                    self.establish(None, out);
+                } else {
+                    self.http[0].hold = false;
+                }
+            }
+        }
+        self.drive_http(out);
+        true
+    }
+
+    /// Whether an HTTP head of the handshake was cut by the capture's snapshot
+    /// length (see [`cut_head`](Self::cut_head)).
+    pub fn handshake_cut(&self) -> bool {
+        self.heads_cut.iter().any(|c| *c)
     }
 
     /// For a direction whose bytes end inside a frame header: the header bytes held
@@ -324,8 +395,12 @@ impl Session {
         self.stage = Stage::WebSocket;
         self.pmd = pmd;
         out.push(Event::Established);
+        let cut = self.handshake_cut();
         for (i, a) in self.dirs.iter_mut().enumerate() {
             a.set_negotiated(pmd.as_ref());
+            if cut {
+                a.set_unknown_extensions();
+            }
             let h = std::mem::take(&mut self.http[i]);
             a.set_position(h.base);
             let mut from = 0;

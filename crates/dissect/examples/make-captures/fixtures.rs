@@ -29,7 +29,11 @@ const KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
 const C: Side = Side::Initiator;
 const S: Side = Side::Responder;
 
+#[path = "damage.rs"]
+pub mod damage;
+
 /// A captured packet.
+#[derive(Clone)]
 struct Pkt {
     data: Vec<u8>,
     orig: u32,
@@ -37,7 +41,7 @@ struct Pkt {
 
 /// The packets of one capture, in capture order; packet `i` is stamped `T0 + i * STEP`.
 #[derive(Default)]
-struct Packets(Vec<Pkt>);
+pub struct Packets(Vec<Pkt>);
 
 impl Packets {
     fn push(&mut self, data: Vec<u8>) {
@@ -49,11 +53,11 @@ impl Packets {
         self.0.extend(other.0);
     }
 
-    fn pcap(&self, link: LinkType) -> Vec<u8> {
+    pub fn pcap(&self, link: LinkType) -> Vec<u8> {
         self.pcap_with(PcapOptions { link_type: link, ..PcapOptions::default() })
     }
 
-    fn pcap_with(&self, opts: PcapOptions) -> Vec<u8> {
+    pub fn pcap_with(&self, opts: PcapOptions) -> Vec<u8> {
         let mut w = PcapWriter::new(Vec::new(), opts).expect("in memory");
         for (i, p) in self.0.iter().enumerate() {
             w.write_packet(T0 + i as i64 * STEP, &p.data, p.orig).expect("in memory");
@@ -338,6 +342,9 @@ pub fn all() -> Vec<Fixture> {
         "A compressed message of 2 MiB of zeros (2 KiB on the wire): limit.inflated-size when the inflate limit is below 2 MiB (the snapshot uses 1 MiB; the CLI's --inflate-max).",
         limit_inflate().pcap(eth),
     );
+    for (name, shows, bytes) in damage::all() {
+        add(name, shows, bytes);
+    }
     v
 }
 
