@@ -22,6 +22,8 @@
 #![forbid(unsafe_code)]
 
 mod engine;
+#[doc(hidden)]
+pub mod fuzz;
 mod pipeline;
 pub mod records;
 mod summary;

@@ -1,0 +1,3 @@
+//! Fuzz target: see `wsprobe_dissect::fuzz::snaplen`.
+#![no_main]
+libfuzzer_sys::fuzz_target!(|data: &[u8]| wsprobe_dissect::fuzz::snaplen(data));
