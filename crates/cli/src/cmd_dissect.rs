@@ -2,21 +2,26 @@
 //! frames, messages and violations. The decoding is `wsprobe_dissect`'s; this module
 //! parses options, filters records and prints them.
 
+use crate::table_stream::TableStream;
 use comfy_table::{ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use wsprobe_dissect::{DissectError, Options, PayloadMode, Record, SessionRecord, Summary, rule_matches};
+use wsprobe_dissect::{DissectError, Options, PayloadMode, Record, Summary, rule_matches};
 
 /// Output format.
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 enum Format {
-    /// Tables: the sessions, then each session's messages and violations.
+    /// Rows as they are decoded: sessions (found, ended with their counts), violations
+    /// and warnings, then a summary; `--messages` adds every message.
     Table,
     /// One JSON object per line (schema in crates/dissect/README.md).
     Jsonl,
     /// The stable text transcript (format in crates/dissect/README.md).
     Transcript,
+    /// Parquet files under `--out DIR`, one dataset per record type, partitioned by
+    /// capture file (layout and columns in crates/columnar/README.md).
+    Parquet,
 }
 
 /// How much message payload to show.
@@ -39,13 +44,21 @@ pub struct Args {
     /// Output format.
     #[arg(long, value_enum, default_value = "table")]
     format: Format,
+    /// Directory of the Parquet datasets (`--format parquet`): DIR/messages/capture=NAME/part-0.parquet
+    /// and so on; several processes may write different captures into one DIR at once.
+    #[arg(long, value_name = "DIR", required_if_eq("format", "parquet"))]
+    out: Option<PathBuf>,
     /// Message payload shown.
     #[arg(long, value_enum, default_value = "preview")]
     payload: Payload,
     /// Also report every frame (jsonl "frame" records; the transcript always lists frames).
     #[arg(long)]
     frames: bool,
-    /// Print counts at the end: sessions, messages per opcode, bytes, violations per rule.
+    /// Table output: a row for every message (and every hole or resynchronisation) too.
+    #[arg(long)]
+    messages: bool,
+    /// Print counts at the end: sessions, messages per opcode, bytes, violations per rule
+    /// (always printed with the table output).
     #[arg(long)]
     summary: bool,
     /// Show only this session (repeatable).
@@ -135,11 +148,16 @@ fn write_jsonl(rx: std::sync::mpsc::Receiver<Vec<Record>>) -> std::io::Result<()
 
 /// Runs the command.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let table_rows = args.format == Format::Table;
+    // The table prints messages only with --messages: without them, no previews or
+    // transcript lines are built.
+    let quiet_table = table_rows && !args.messages;
     let mut opts = Options {
         sync: !args.no_sync,
         frames: args.frames || args.format == Format::Transcript,
-        text: args.format != Format::Jsonl,
+        text: args.format == Format::Transcript || (table_rows && args.messages),
         payload: match args.payload {
+            _ if quiet_table => PayloadMode::None,
             Payload::None => PayloadMode::None,
             Payload::Preview => PayloadMode::Preview,
             Payload::Full => PayloadMode::Full,
@@ -159,8 +177,26 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut summary = Summary::default();
     let mut errors: Vec<DissectError> = Vec::new();
     let many = args.files.len() > 1;
+    // Rows go out as they are decoded: line by line when someone may be watching (a
+    // terminal, or a live capture on standard input), in blocks otherwise.
+    let live = std::io::stdout().is_terminal() || args.files.iter().any(|f| f.as_os_str() == "-");
+    let out: Box<dyn Write> = if live {
+        Box::new(std::io::LineWriter::new(std::io::stdout()))
+    } else {
+        Box::new(std::io::BufWriter::with_capacity(1 << 16, std::io::stdout()))
+    };
+    let mut table = TableStream::new(out, args.messages, args.payload != Payload::None);
     for path in &args.files {
         let name = path.display().to_string();
+        if table_rows {
+            table.file(&name, many)?;
+        }
+        let mut table_err: Option<std::io::Error> = None;
+        let mut parquet = match (&args.out, args.format) {
+            (Some(dir), Format::Parquet) => Some(wsprobe_columnar::ParquetSink::create(dir, &name)?),
+            _ => None,
+        };
+        let mut parquet_err: Option<wsprobe_columnar::ColumnarError> = None;
         let mut kept: Vec<Record> = Vec::new();
         let mut out_err: Option<std::io::Error> = None;
         let mut next_session = opts.first_session;
@@ -178,15 +214,31 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                     return;
                 }
                 summary.add(&r);
-                if args.format == Format::Jsonl {
-                    batch.push(r);
-                    if batch.len() >= JSONL_BATCH {
-                        // A send fails only when the writer stopped on an output error,
-                        // which is reported below.
-                        let _ = tx.send(std::mem::take(&mut batch));
+                match args.format {
+                    Format::Jsonl => {
+                        batch.push(r);
+                        if batch.len() >= JSONL_BATCH {
+                            // A send fails only when the writer stopped on an output
+                            // error, which is reported below.
+                            let _ = tx.send(std::mem::take(&mut batch));
+                        }
                     }
-                } else {
-                    kept.push(r);
+                    Format::Table => {
+                        if table_err.is_none()
+                            && let Err(e) = table.record(&r)
+                        {
+                            table_err = Some(e);
+                        }
+                    }
+                    Format::Transcript => kept.push(r),
+                    Format::Parquet => {
+                        if parquet_err.is_none()
+                            && let Some(p) = parquet.as_mut()
+                            && let Err(e) = p.push(&r)
+                        {
+                            parquet_err = Some(e);
+                        }
+                    }
                 }
             };
             let res = if name == "-" {
@@ -222,8 +274,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             }
             res
         });
-        if let Some(e) = out_err {
+        if let Some(e) = out_err.or(table_err) {
             return Err(e.into());
+        }
+        if let Some(e) = parquet_err {
+            return Err(e.into());
+        }
+        if let Some(p) = parquet {
+            let rows = p.finish()?;
+            eprintln!("wsprobe: {name}: {} Parquet rows written", rows.total());
         }
         let error = match result {
             Ok(s) => {
@@ -236,7 +295,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         opts.first_session = next_session;
         let unreadable = kept.is_empty() && error.is_some();
         match args.format {
-            Format::Jsonl => {}
+            Format::Jsonl | Format::Parquet => {}
             _ if unreadable => {}
             Format::Transcript => {
                 let mut text = String::new();
@@ -246,23 +305,26 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 text.push_str(&wsprobe_dissect::render_transcript(&kept, error.as_ref()));
                 crate::print_out(&text)?;
             }
-            Format::Table => {
-                let mut text = String::new();
-                if many {
-                    text.push_str(&format!("== {name}\n"));
-                }
-                text.push_str(&tables(&kept, args.payload != Payload::None, !args.sessions.is_empty()));
-                crate::print_out(&text)?;
-            }
+            Format::Table => table.flush()?,
         }
         if let Some(e) = error {
             eprintln!("wsprobe: error: {e}");
             errors.push(e);
         }
     }
-    if args.summary {
+    if table_rows {
+        if table.sessions() == 0 {
+            table.note(if args.sessions.is_empty() {
+                "no WebSocket sessions"
+            } else {
+                "no such session here"
+            })?;
+        }
+        table.finish()?;
+    }
+    if args.summary || table_rows {
         let text = match args.format {
-            Format::Jsonl => {
+            Format::Jsonl | Format::Parquet => {
                 let mut v = serde_json::to_value(&summary)?;
                 if let Some(o) = v.as_object_mut() {
                     o.insert("type".into(), "summary".into());
@@ -296,142 +358,6 @@ fn new_table(headers: &[&str]) -> Table {
         .set_content_arrangement(ContentArrangement::Dynamic)
         .set_header(headers.to_vec());
     t
-}
-
-/// Seconds since the session's first packet.
-fn rel(ts: i64, t0: i64) -> String {
-    format!("{:.6}", (ts - t0) as f64 / 1e9)
-}
-
-/// `filtered`: only some sessions were asked for (`--session`).
-fn tables(records: &[Record], previews: bool, filtered: bool) -> String {
-    let sessions: Vec<&SessionRecord> = records
-        .iter()
-        .filter_map(|r| match r {
-            Record::Session(s) => Some(s),
-            _ => None,
-        })
-        .collect();
-    let mut out = String::new();
-    if sessions.is_empty() {
-        out.push_str(if filtered { "no such session here\n" } else { "no WebSocket sessions\n" });
-    } else {
-        let mut t = new_table(&[
-            "session",
-            "client",
-            "server",
-            "handshake",
-            "path",
-            "protocol",
-            "extensions",
-            "messages",
-            "violations",
-        ]);
-        for s in &sessions {
-            let count = |f: &dyn Fn(&Record) -> bool| {
-                records.iter().filter(|r| r.session() == Some(s.session) && f(r)).count()
-            };
-            t.add_row(vec![
-                s.session.to_string(),
-                s.client.clone(),
-                s.server.clone(),
-                s.handshake.to_string(),
-                s.path.clone().unwrap_or_default(),
-                s.protocol.clone().unwrap_or_default(),
-                s.extensions.clone().unwrap_or_default(),
-                count(&|r| matches!(r, Record::Message(_))).to_string(),
-                count(&|r| matches!(r, Record::Violation(_))).to_string(),
-            ]);
-        }
-        out.push_str(&format!("{t}\n"));
-    }
-    for s in &sessions {
-        let mine = || records.iter().filter(move |r| r.session() == Some(s.session));
-        let mut t = new_table(&["packet", "s since session start", "dir", "type", "len", "frames", "info"]);
-        let mut rows = 0;
-        for r in mine() {
-            match r {
-                Record::Message(m) => {
-                    let mut info = Vec::new();
-                    if m.compressed {
-                        info.push(format!("compressed ({} on the wire)", m.wire_len));
-                    }
-                    if m.opcode == "close" {
-                        info.push(format!(
-                            "code {} {:?}",
-                            m.close_code.map_or("none".into(), |c| c.to_string()),
-                            m.close_reason.clone().unwrap_or_default()
-                        ));
-                    } else if previews && let Some(p) = &m.payload_preview {
-                        info.push(p.clone());
-                    }
-                    if let Some(rtt) = m.rtt_nanos {
-                        info.push(format!("rtt {:.3} ms", rtt as f64 / 1e6));
-                    }
-                    if m.incomplete {
-                        info.push("incomplete".into());
-                    }
-                    t.add_row(vec![
-                        m.packet.to_string(),
-                        rel(m.ts_nanos, s.ts_nanos),
-                        m.dir.to_string(),
-                        m.opcode.clone(),
-                        m.len.to_string(),
-                        m.frames.to_string(),
-                        info.join("; "),
-                    ]);
-                    rows += 1;
-                }
-                Record::Event(e) if matches!(e.kind.as_str(), "gap" | "resynced" | "http_error") => {
-                    t.add_row(vec![
-                        e.packet.to_string(),
-                        rel(e.ts_nanos, s.ts_nanos),
-                        e.dir.map(|d| d.to_string()).unwrap_or_default(),
-                        e.kind.clone(),
-                        e.len.map(|l| l.to_string()).unwrap_or_default(),
-                        String::new(),
-                        e.text.clone(),
-                    ]);
-                    rows += 1;
-                }
-                _ => {}
-            }
-        }
-        if rows > 0 {
-            out.push_str(&format!("session {}: messages\n{t}\n", s.session));
-        }
-        let mut t = new_table(&["packet", "s since session start", "by", "rule", "RFC", "offset", "detail"]);
-        let mut rows = 0;
-        for r in mine() {
-            if let Record::Violation(v) = r {
-                t.add_row(vec![
-                    v.packet.to_string(),
-                    rel(v.ts_nanos, s.ts_nanos),
-                    v.by.to_string(),
-                    v.rule.clone(),
-                    format!("{} §{}", v.rfc, v.section),
-                    v.offset.to_string(),
-                    v.detail.clone(),
-                ]);
-                rows += 1;
-            }
-        }
-        if rows > 0 {
-            out.push_str(&format!("session {}: violations\n{t}\n", s.session));
-        }
-    }
-    let warnings: Vec<String> = records
-        .iter()
-        .filter_map(|r| match r {
-            Record::Warning(w) => Some(match w.session {
-                Some(s) => format!("warning: packet {} (session {s}): {}\n", w.packet, w.message),
-                None => format!("warning: packet {}: {}\n", w.packet, w.message),
-            }),
-            _ => None,
-        })
-        .collect();
-    out.extend(warnings);
-    out
 }
 
 fn summary_text(s: &Summary) -> String {

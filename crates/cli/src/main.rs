@@ -12,6 +12,7 @@ mod cmd_frame;
 mod cmd_reference_server;
 mod cmd_rules;
 mod cmd_test;
+mod table_stream;
 
 /// WebSocket conformance tester and protocol analyzer.
 ///

@@ -50,3 +50,62 @@ fn a_closed_pipe_is_not_a_panic() {
     assert!(!err.contains("panicked"), "{err}");
     assert_eq!(out.status.code(), Some(0));
 }
+
+/// `dissect --format parquet --out DIR`, two captures written by two processes at once
+/// into one DIR, read back by DuckDB: per record type and capture, as many rows as the
+/// jsonl output has records.
+#[test]
+fn dissect_parquet_matches_jsonl_in_duckdb() {
+    let py = std::path::PathBuf::from(repo_file("peers/.venv/bin/python"));
+    let has_duckdb =
+        py.is_file() && Command::new(&py).args(["-c", "import duckdb"]).status().is_ok_and(|s| s.success());
+    if !has_duckdb {
+        assert!(std::env::var_os("CI").is_none(), "DuckDB missing: run scripts/setup-peers.sh");
+        eprintln!("SKIPPED: no DuckDB in peers/.venv (scripts/setup-peers.sh installs it)");
+        return;
+    }
+    let out = std::env::temp_dir().join(format!("wsprobe-cli-parquet-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    let caps = ["captures/damage-reordered.pcap", "captures/violations-framing.pcap"];
+    let children: Vec<_> = caps
+        .iter()
+        .map(|c| {
+            wsprobe()
+                .args(["dissect", &repo_file(c), "--frames", "--format", "parquet", "--out"])
+                .arg(&out)
+                .stdout(Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for mut c in children {
+        assert!(c.wait().unwrap().success());
+    }
+    let mut want = std::collections::BTreeMap::new();
+    for c in caps {
+        let o = wsprobe().args(["dissect", &repo_file(c), "--frames", "--format", "jsonl"]).output().unwrap();
+        let name = c.rsplit('/').next().unwrap();
+        for line in String::from_utf8(o.stdout).unwrap().lines() {
+            let ty = line.split("\"type\":\"").nth(1).unwrap().split('"').next().unwrap();
+            *want.entry(format!("{ty}s {name}")).or_insert(0u64) += 1;
+        }
+    }
+    let query = r#"
+import duckdb, sys
+for t in ["sessions", "messages", "frames", "violations", "events", "warnings"]:
+    q = f"select capture, count(*) from read_parquet('{sys.argv[1]}/{t}/**/*.parquet', hive_partitioning=true) group by 1"
+    for cap, n in duckdb.sql(q).fetchall():
+        print(t, cap, n)
+"#;
+    let o = Command::new(&py).args(["-c", query]).arg(&out).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let mut got = std::collections::BTreeMap::new();
+    for line in String::from_utf8(o.stdout).unwrap().lines() {
+        let mut f = line.split(' ');
+        let (t, cap, n) = (f.next().unwrap(), f.next().unwrap(), f.next().unwrap());
+        got.insert(format!("{t} {cap}"), n.parse::<u64>().unwrap());
+    }
+    assert!(want.len() >= 8, "{want:?}");
+    assert_eq!(got, want);
+    let _ = std::fs::remove_dir_all(&out);
+}
