@@ -136,16 +136,17 @@ fn snaplen_128_finds_every_message_without_payloads() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
     #[test]
     fn any_reordering_within_a_window_gives_the_clean_result(
         seed in any::<u64>(),
         window in 1u64..10,
         dups in 0u64..30,
+        everything in any::<bool>(),
     ) {
         let clean_pk = damage::echo_session(false);
         let want = dissect_bytes(&clean_pk.pcap(wsprobe_flow::LinkType::ETHERNET), &opts());
-        let damaged = damage::reorder(&clean_pk, window, dups, seed);
+        let damaged = damage::reorder(&clean_pk, window, dups, seed, everything);
         let got = dissect_bytes(&damaged.pcap(wsprobe_flow::LinkType::ETHERNET), &opts());
         prop_assert_eq!(messages(&got), messages(&want));
         prop_assert_eq!(frames(&got), frames(&want));

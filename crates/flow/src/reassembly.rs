@@ -172,8 +172,7 @@ impl Stream {
         self.finished
     }
 
-    /// Bytes currently buffered (held or out of order).
-    #[cfg(test)]
+    /// Bytes currently buffered (held or out of order), bookkeeping included.
     pub(crate) fn buffered(&self) -> usize {
         self.buffered + self.held_bytes
     }

@@ -318,6 +318,18 @@ impl FlowTable {
         self.stats
     }
 
+    /// Bytes held for reassembly over all connections: out-of-order and deferred
+    /// segments, and IP fragments (bookkeeping included). Bounded by the caps of
+    /// [`FlowConfig`] times the connections tracked.
+    pub fn buffered_bytes(&self) -> usize {
+        let conns: usize = self
+            .conns
+            .values()
+            .map(|c| c.streams.iter().map(Stream::buffered).sum::<usize>() + c.deferred_bytes)
+            .sum();
+        conns + self.defrag.buffered_bytes()
+    }
+
     /// Connections in the table (open ones and recently closed ones kept to
     /// absorb late segments).
     pub fn tracked(&self) -> usize {

@@ -452,3 +452,68 @@ fn malformed_frames_are_counted_not_fatal() {
     t.finish(&mut |_| {});
     assert!(t.stats().malformed_packets > 0);
 }
+
+/// Pushes frames one by one through a table, returning the largest
+/// `buffered_bytes` seen and the gaps declared.
+fn max_buffered(frames: &[Vec<u8>], cfg: FlowConfig) -> (usize, Vec<(Side, u64, GapReason)>) {
+    let mut t = FlowTable::new(cfg);
+    let mut max = 0;
+    let mut gaps = Vec::new();
+    for (n, d) in frames.iter().enumerate() {
+        let p = Packet {
+            number: n as u64 + 1,
+            ts_nanos: n as i64 * 1000,
+            interface: 0,
+            link_type: LinkType::ETHERNET,
+            data: d,
+            orig_len: d.len() as u32,
+        };
+        t.push(&p, &mut |e| {
+            if let FlowEvent::Gap { side, offset, reason, .. } = e {
+                gaps.push((side, offset, reason));
+            }
+        });
+        max = max.max(t.buffered_bytes());
+    }
+    (max, gaps)
+}
+
+#[test]
+fn endless_reordering_stays_bounded() {
+    // A hole the capture never fills, then 20 MB behind it, the server ACKing all of
+    // it: the hole is given up after the reorder bound, memory stays small.
+    let mut c = conv();
+    let mut f: Vec<Vec<u8>> = c.handshake().into();
+    c.advance(C, 1000);
+    for _ in 0..20_000 {
+        f.push(c.send(C, &[b'x'; 1000]));
+        f.push(c.ack(S));
+    }
+    let (max, gaps) = max_buffered(&f, FlowConfig::default());
+    assert_eq!(gaps, vec![(C, 0, GapReason::Lost)]);
+    assert!(max < 200_000, "{max}");
+
+    // No ACK ever proves the hole: the 1 MiB buffer cap gives it up.
+    let mut c = conv();
+    let mut f: Vec<Vec<u8>> = c.handshake().into();
+    c.advance(C, 1000);
+    for _ in 0..20_000 {
+        f.push(c.send(C, &[b'x'; 1000]));
+    }
+    let cfg = FlowConfig { max_buffered_per_dir: 1 << 20, ..FlowConfig::default() };
+    let (max, gaps) = max_buffered(&f, cfg);
+    assert_eq!(gaps, vec![(C, 0, GapReason::BufferCap)]);
+    assert!(max <= (1 << 20) + 2000, "{max}");
+
+    // The server's data acknowledges client bytes that never come: the server's
+    // segments wait, within the cap and the reorder bound, then go through.
+    let mut c = conv();
+    let mut f: Vec<Vec<u8>> = c.handshake().into();
+    c.advance(C, 500);
+    for _ in 0..5_000 {
+        f.push(c.send(S, &[b'y'; 1000]));
+    }
+    let (max, gaps) = max_buffered(&f, FlowConfig::default());
+    assert_eq!(gaps, vec![(C, 0, GapReason::Lost)]);
+    assert!(max < 200_000, "{max}");
+}

@@ -110,13 +110,14 @@ fn tcp_payload_len(frame: &[u8]) -> usize {
 
 /// Moves each data segment later by up to `window` packets (so segments of one
 /// direction overtake each other and the peer's ACKs) and duplicates about
-/// `dup_percent` percent of them, near the original.
-pub fn reorder(pk: &Packets, window: u64, dup_percent: u64, seed: u64) -> Packets {
+/// `dup_percent` percent of them, near the original. With `everything`, pure ACKs and
+/// FINs after the TCP handshake move too.
+pub fn reorder(pk: &Packets, window: u64, dup_percent: u64, seed: u64, everything: bool) -> Packets {
     let mut rng = Rng::new(seed);
     let mut keyed: Vec<(u64, usize, usize)> = Vec::new();
     for (i, p) in pk.0.iter().enumerate() {
         let base = i as u64 * 16;
-        if tcp_payload_len(&p.data) == 0 {
+        if tcp_payload_len(&p.data) == 0 && !(everything && i >= 3) {
             keyed.push((base, keyed.len(), i));
             continue;
         }
@@ -202,7 +203,7 @@ pub fn all() -> Vec<(&'static str, &'static str, Vec<u8>)> {
         (
             "damage-reordered.pcap",
             "damage-clean.pcap with data segments moved up to 6 packets later (past the peer's ACKs of them) and 5% of them duplicated: every message is still there, no gap, no violation.",
-            reorder(&clean, 6, 5, 6455).pcap(eth),
+            reorder(&clean, 6, 5, 6455, false).pcap(eth),
         ),
         (
             "damage-response-first.pcap",
