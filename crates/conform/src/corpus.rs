@@ -10,23 +10,21 @@
 //! slice, so that every message of a case differs, as in Autobahn.
 
 use std::sync::OnceLock;
+use wsprobe_wire::xorshift::Xorshift;
 
 /// The corpora, by name.
 pub const NAMES: &[&str] = &["json", "bmp", "faust", "html", "pdf"];
 
-/// xorshift64*: a tiny deterministic generator (no OS randomness in the catalog).
-struct Rng(u64);
+/// The corpora's generator: deterministic (no OS randomness in the catalog).
+struct Rng(Xorshift);
 
 impl Rng {
     fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        self.0.next()
     }
 
     fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
+        self.0.index(n)
     }
 
     fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
@@ -202,7 +200,7 @@ pub fn get(name: &str) -> Option<&'static [u8]> {
         [OnceLock::new(), OnceLock::new(), OnceLock::new(), OnceLock::new(), OnceLock::new()];
     let i = NAMES.iter().position(|n| *n == name)?;
     let data = CELLS[i].get_or_init(|| {
-        let mut rng = Rng(0x9e37_79b9_7f4a_7c15 ^ (i as u64 + 1));
+        let mut rng = Rng(Xorshift::new(0x9e37_79b9_7f4a_7c15 ^ (i as u64 + 1)));
         let (mut v, size) = match i {
             0 => (json(&mut rng, 194_056), 194_056),
             1 => (bmp(&mut rng, 263_222), 263_222),

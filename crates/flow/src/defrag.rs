@@ -1173,19 +1173,17 @@ mod tests {
     use super::*;
     use crate::ip::{IpError, decode_ipv4, decode_ipv6};
     use proptest::prelude::*;
+    use wsprobe_wire::xorshift::Xorshift;
 
-    /// xorshift64*: deterministic shuffles without a dependency.
-    struct Rng(u64);
+    /// Deterministic shuffles.
+    struct Rng(Xorshift);
 
     impl Rng {
         fn next(&mut self) -> u64 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+            self.0.next()
         }
         fn below(&mut self, n: usize) -> usize {
-            (self.next() % n.max(1) as u64) as usize
+            self.0.index(n)
         }
     }
 
@@ -1305,13 +1303,17 @@ mod tests {
             assert_eq!(decode_ipv4(f), Err(IpError::Fragment));
         }
         assert!(!is_fragment(&original));
-        let mut rng = Rng(42);
+        let mut rng = Rng(Xorshift::new(42));
         for order in orders(frags.len(), &mut rng) {
             check_roundtrip(&original, &frags, &order);
         }
         let frags = fragment_ipv4(&original, 64);
         for seed in 1..20 {
-            check_roundtrip(&original, &frags, &shuffled_with_dups(frags.len(), &mut Rng(seed)));
+            check_roundtrip(
+                &original,
+                &frags,
+                &shuffled_with_dups(frags.len(), &mut Rng(Xorshift::new(seed))),
+            );
         }
     }
 
@@ -1333,7 +1335,7 @@ mod tests {
             assert!(is_fragment(f));
             assert_eq!(decode_ipv6(f), Err(IpError::Fragment));
         }
-        let mut rng = Rng(7);
+        let mut rng = Rng(Xorshift::new(7));
         for order in orders(frags.len(), &mut rng) {
             check_roundtrip(&original, &frags, &order);
         }
@@ -1563,7 +1565,7 @@ mod tests {
 
     fn flood(cfg: DefragConfig) {
         let mut d = Defragmenter::new(cfg);
-        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        let mut rng = Rng(Xorshift::new(0x9e37_79b9_7f4a_7c15));
         let (mut warned, mut most) = (0usize, 0usize);
         let mut count = |_| warned += 1;
         let body = payload(1480, 0);
@@ -1653,7 +1655,7 @@ mod tests {
         assert_eq!(d.push(&original, 3, &mut |x| warnings.push(x)), None);
         assert_eq!(d.push(&udp_v6(b"x"), 3, &mut |x| warnings.push(x)), None);
         assert_eq!(d.stats().not_fragments, 2);
-        let mut rng = Rng(3);
+        let mut rng = Rng(Xorshift::new(3));
         for _ in 0..20_000 {
             let mut p = frags[rng.below(frags.len())].clone();
             for _ in 0..1 + rng.below(4) {
@@ -1710,7 +1712,7 @@ mod tests {
                 let f = fragment_ipv4(&p, units * 8);
                 (p, f)
             };
-            let order = shuffled_with_dups(frags.len(), &mut Rng(seed | 1));
+            let order = shuffled_with_dups(frags.len(), &mut Rng(Xorshift::new(seed | 1)));
             let mut d = Defragmenter::new(DefragConfig::default());
             let mut warnings = Vec::new();
             let mut out = Vec::new();
@@ -1743,7 +1745,7 @@ mod tests {
             flips in proptest::collection::vec((any::<u16>(), any::<u8>()), 0..12),
             steps in proptest::collection::vec(0u8..80, 0..40),
         ) {
-            let mut rng = Rng(seed | 1);
+            let mut rng = Rng(Xorshift::new(seed | 1));
             let mut packets = fragment_ipv4(&udp_v4(seed as u16, &payload(1500, 0)), 8 * (1 + rng.below(60)));
             packets.extend(fragment_ipv6(&udp_v6(&payload(1500, 1)), 8 * (1 + rng.below(60)), seed as u32));
             for _ in 0..packets.len() {

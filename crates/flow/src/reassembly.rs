@@ -100,7 +100,8 @@ pub(crate) struct SegIn<'a> {
     pub ts: i64,
 }
 
-struct Held {
+/// A [`SegIn`] with its payload copied, kept for later.
+pub(crate) struct OwnedSeg {
     seq: u32,
     syn: bool,
     fin: bool,
@@ -108,6 +109,44 @@ struct Held {
     missing: u32,
     packet: u64,
     ts: i64,
+}
+
+impl OwnedSeg {
+    /// A copy of `s`.
+    pub(crate) fn new(s: &SegIn<'_>) -> Self {
+        OwnedSeg {
+            seq: s.seq,
+            syn: s.syn,
+            fin: s.fin,
+            payload: s.payload.to_vec(),
+            missing: s.missing,
+            packet: s.packet,
+            ts: s.ts,
+        }
+    }
+
+    /// The segment, borrowing the payload.
+    pub(crate) fn as_in(&self) -> SegIn<'_> {
+        SegIn {
+            seq: self.seq,
+            syn: self.syn,
+            fin: self.fin,
+            payload: &self.payload,
+            missing: self.missing,
+            packet: self.packet,
+            ts: self.ts,
+        }
+    }
+
+    /// Payload bytes held.
+    pub(crate) fn len(&self) -> usize {
+        self.payload.len()
+    }
+
+    /// Capture time of the segment.
+    pub(crate) fn ts(&self) -> i64 {
+        self.ts
+    }
 }
 
 struct Chunk {
@@ -125,7 +164,7 @@ pub(crate) struct Stream {
     next_seq: u32,
     /// Offset of the next byte to deliver.
     next: u64,
-    held: Vec<Held>,
+    held: Vec<OwnedSeg>,
     held_bytes: usize,
     ooo: BTreeMap<u64, Chunk>,
     buffered: usize,
@@ -187,15 +226,7 @@ impl Stream {
                     return;
                 }
                 self.held_bytes += s.payload.len() + CHUNK_OVERHEAD;
-                self.held.push(Held {
-                    seq: s.seq,
-                    syn: s.syn,
-                    fin: s.fin,
-                    payload: s.payload.to_vec(),
-                    missing: s.missing,
-                    packet: s.packet,
-                    ts: s.ts,
-                });
+                self.held.push(OwnedSeg::new(&s));
                 if s.fin || self.held.len() >= HOLD_SEGMENTS || self.held_bytes > self.cap {
                     self.anchor_pending(out);
                 }
@@ -224,18 +255,7 @@ impl Stream {
         let held = std::mem::take(&mut self.held);
         self.held_bytes = 0;
         for h in &held {
-            self.segment_anchored(
-                SegIn {
-                    seq: h.seq,
-                    syn: h.syn,
-                    fin: h.fin,
-                    payload: &h.payload,
-                    missing: h.missing,
-                    packet: h.packet,
-                    ts: h.ts,
-                },
-                out,
-            );
+            self.segment_anchored(h.as_in(), out);
         }
     }
 

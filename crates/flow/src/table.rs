@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use crate::capture::{LinkType, Packet};
 use crate::defrag::{DefragConfig, DefragWarning, Defragmenter};
 use crate::events::{CloseReason, ConnId, FlowEvent, Side};
-use crate::reassembly::{Reorder, SegIn, Stream, StreamEvent};
+use crate::reassembly::{OwnedSeg, Reorder, SegIn, Stream, StreamEvent};
 use crate::tcp::{Decoded, TcpSegment, decode_ip, decode_packet};
 
 /// Flow table settings.
@@ -108,14 +108,9 @@ struct Conn {
 struct Deferred {
     /// Connection packet count when it arrived.
     count: u64,
-    seq: u32,
+    /// Its acknowledgment number.
     ack: u32,
-    syn: bool,
-    fin: bool,
-    payload: Vec<u8>,
-    missing: u32,
-    packet: u64,
-    ts: i64,
+    seg: OwnedSeg,
 }
 
 /// Segments deferred per direction before the oldest is forced through.
@@ -242,7 +237,7 @@ impl Conn {
                 while let Some(d) = self.deferred[i].get(k) {
                     let over = self.deferred_bytes > cap || self.deferred[i].len() > DEFERRED_MAX;
                     let stale = count.saturating_sub(d.count) >= 2 * reorder.packets
-                        || now.saturating_sub(d.ts) >= reorder.nanos.saturating_mul(2);
+                        || now.saturating_sub(d.seg.ts()) >= reorder.nanos.saturating_mul(2);
                     if !(force || over || stale) && self.streams[1 - i].lags(d.ack) {
                         k += 1;
                         continue;
@@ -250,18 +245,8 @@ impl Conn {
                     let Some(d) = self.deferred[i].remove(k) else {
                         break;
                     };
-                    self.deferred_bytes =
-                        self.deferred_bytes.saturating_sub(d.payload.len() + DEFERRED_OVERHEAD);
-                    let input = SegIn {
-                        seq: d.seq,
-                        syn: d.syn,
-                        fin: d.fin,
-                        payload: &d.payload,
-                        missing: d.missing,
-                        packet: d.packet,
-                        ts: d.ts,
-                    };
-                    self.feed(side, input, stats, sink);
+                    self.deferred_bytes = self.deferred_bytes.saturating_sub(d.seg.len() + DEFERRED_OVERHEAD);
+                    self.feed(side, d.seg.as_in(), stats, sink);
                     progressed = true;
                 }
             }
@@ -553,29 +538,19 @@ impl FlowTable {
             s.note_ack(a, count, ts);
         }
         let carries = !seg.payload.is_empty() || seg.missing > 0 || flags.syn() || flags.fin();
+        let input = SegIn {
+            seq: seg.seq,
+            syn: flags.syn(),
+            fin: flags.fin(),
+            payload: seg.payload,
+            missing: seg.missing,
+            packet: pkt.number,
+            ts,
+        };
         if carries && c.must_defer(side, ack) {
             c.deferred_bytes += seg.payload.len() + DEFERRED_OVERHEAD;
-            c.deferred[idx(side)].push_back(Deferred {
-                count,
-                seq: seg.seq,
-                ack: seg.ack,
-                syn: flags.syn(),
-                fin: flags.fin(),
-                payload: seg.payload.to_vec(),
-                missing: seg.missing,
-                packet: pkt.number,
-                ts,
-            });
+            c.deferred[idx(side)].push_back(Deferred { count, ack: seg.ack, seg: OwnedSeg::new(&input) });
         } else if carries {
-            let input = SegIn {
-                seq: seg.seq,
-                syn: flags.syn(),
-                fin: flags.fin(),
-                payload: seg.payload,
-                missing: seg.missing,
-                packet: pkt.number,
-                ts,
-            };
             c.feed(side, input, &mut self.stats, sink);
         }
         for s in SIDES {

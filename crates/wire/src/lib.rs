@@ -23,6 +23,7 @@ pub mod sync;
 pub mod transcript;
 pub mod utf8;
 pub mod violation;
+pub mod xorshift;
 
 pub use event::{Event, FrameEvent, Message};
 pub use frame::{FrameHeader, LengthForm, OpCode, Parsed, parse_header};

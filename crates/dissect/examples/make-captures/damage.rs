@@ -10,36 +10,12 @@ use super::{C, Packets, S, Ws, request, switching};
 use wsprobe_flow::{LinkType, PcapOptions};
 use wsprobe_wire::OpCode;
 use wsprobe_wire::encode::{FrameSpec, close_payload};
+use wsprobe_wire::xorshift::Xorshift;
 
 /// Payload bytes per TCP segment (MTU 1500 less IPv4 and TCP headers with timestamps).
 pub const MSS: usize = 1448;
 /// Client messages; each is echoed, so the session holds twice as many.
 pub const ROUNDS: usize = 25;
-
-/// A deterministic pseudo-random sequence (xorshift64*).
-pub struct Rng(u64);
-
-impl Rng {
-    /// A sequence from `seed` (0 is replaced by a fixed non-zero seed).
-    pub fn new(seed: u64) -> Self {
-        Rng(if seed == 0 { 0x9e37_79b9_7f4a_7c15 } else { seed })
-    }
-
-    /// The next value.
-    pub fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    /// A value in `0..n` (`n` > 0).
-    pub fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-}
 
 /// The message sizes of the session, cycled (round 12 sends 70 000 bytes: a 64-bit length).
 const SIZES: [usize; 10] = [5, 120, 600, 1500, 3000, 20, 250, 4000, 64, 2000];
@@ -113,7 +89,7 @@ fn tcp_payload_len(frame: &[u8]) -> usize {
 /// `dup_percent` percent of them, near the original. With `everything`, pure ACKs and
 /// FINs after the TCP handshake move too.
 pub fn reorder(pk: &Packets, window: u64, dup_percent: u64, seed: u64, everything: bool) -> Packets {
-    let mut rng = Rng::new(seed);
+    let mut rng = Xorshift::new(seed);
     let mut keyed: Vec<(u64, usize, usize)> = Vec::new();
     for (i, p) in pk.0.iter().enumerate() {
         let base = i as u64 * 16;
