@@ -1,21 +1,36 @@
-//! Writes a large synthetic WebSocket capture for benchmarking `wsprobe dissect`
-//! (used by `scripts/bench-dissect.sh`):
+//! Writes a large synthetic capture for benchmarking `wsprobe dissect` (used by
+//! `scripts/bench-dissect.sh`):
 //!
 //! ```text
-//! cargo run --release -p wsprobe-dissect --example bench_capture -- OUT.pcap SIZE_MB [SEED]
+//! cargo run --release -p wsprobe-dissect --example bench_capture -- \
+//!     OUT.pcap SIZE_MB [SEED] [--kind mixed|small|plain]
 //! ```
 //!
-//! The capture (classic pcap, Ethernet, nanosecond timestamps) holds many
-//! WebSocket sessions, 48 of them open at any time with their packets
-//! interleaved. Each session has a TCP handshake, an HTTP upgrade (half of the
-//! sessions negotiate permessage-deflate), then turns of messages: small and
-//! medium text, binary up to 256 KiB (16- and 64-bit lengths, many TCP
-//! segments), fragmented messages, compressed messages (some of them
-//! fragmented), ping/pong; client frames are masked. Sessions end with a
-//! closing handshake and FINs. Payload bytes are pseudo-random text or
-//! binary from a fixed seed, so the file is the same on every run.
+//! Every capture is classic pcap, Ethernet, nanosecond timestamps, of about
+//! SIZE_MB megabytes; the kind (default `mixed`) chooses the traffic:
 //!
-//! The last stdout line is machine-readable:
+//! - `mixed`: many WebSocket sessions, 48 of them open at any time with their
+//!   packets interleaved. Each session has a TCP handshake, an HTTP upgrade
+//!   (half of the sessions negotiate permessage-deflate), then turns of
+//!   messages: small and medium text, binary up to 256 KiB (16- and 64-bit
+//!   lengths, many TCP segments), fragmented messages, compressed messages
+//!   (some of them fragmented), ping/pong; client frames are masked. Sessions
+//!   end with a closing handshake and FINs.
+//! - `small`: a small-frame workload: 200 WebSocket sessions open at any time
+//!   (about 12 sessions and 7,000 messages per MB), no compression. Each
+//!   session makes 200 to 380 round trips: the client sends one masked text or
+//!   binary message of 2 to 120 bytes, the server echoes it, one frame per TCP
+//!   segment (a quarter of the echoes get a pure ACK from the client).
+//! - `plain`: TCP connections that are neither WebSocket nor HTTP (ports
+//!   47000-47007), 8 open at any time, each carrying 800 KB of random bytes in
+//!   100-byte segments, bursts of 1 to 8 segments either way, each burst acked
+//!   by the peer: what traffic without WebSocket costs the dissector.
+//!
+//! Payload bytes are pseudo-random text or binary from a fixed seed, so the
+//! file is the same for the same arguments.
+//!
+//! The last stdout line is machine-readable (`sessions` counts TCP
+//! connections for `plain`; `frames` and `messages` are WebSocket ones):
 //! `bench_capture: bytes=N packets=N sessions=N frames=N messages=N`.
 
 use std::fs::File;
@@ -30,10 +45,28 @@ use wsprobe_wire::handshake::accept_key;
 
 /// TCP payload bytes per segment (Ethernet MSS with timestamps).
 const MSS: usize = 1448;
-/// Sessions open at once.
+/// Sessions open at once (`mixed`).
 const CONCURRENT: usize = 48;
-/// Turns (one to four messages each way) per session.
+/// Turns (one to four messages each way) per session (`mixed`).
 const TURNS: u32 = 30;
+/// Sessions open at once (`small`).
+const SMALL_CONCURRENT: usize = 200;
+/// Round trips per session (`small`), inclusive range.
+const SMALL_ROUNDS: (usize, usize) = (200, 380);
+/// Connections open at once (`plain`).
+const PLAIN_CONCURRENT: usize = 8;
+/// Payload bytes per connection, both directions together (`plain`).
+const PLAIN_BYTES: u32 = 800_000;
+/// TCP payload bytes per segment (`plain`).
+const PLAIN_SEGMENT: usize = 100;
+
+/// The kind of capture written.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Mixed,
+    Small,
+    Plain,
+}
 
 /// xorshift64*: a small deterministic generator, good enough for payloads.
 struct Rng(u64);
@@ -129,7 +162,9 @@ struct Sess {
     conv: TcpConversation,
     /// Per direction (client, server): compressors when deflate was negotiated.
     deflate: Option<[Deflater; 2]>,
-    turns_left: u32,
+    /// What is left to send: turns (`mixed`), round trips (`small`), payload
+    /// bytes (`plain`).
+    left: u32,
     /// Encoded frames not yet cut into segments, per direction.
     pending: [Vec<u8>; 2],
 }
@@ -225,7 +260,9 @@ impl<W: std::io::Write> Gen<W> {
         self.stats.messages += 1;
     }
 
-    fn open(&mut self, n: u64) -> std::io::Result<Sess> {
+    /// Opens session `n`: TCP handshake and HTTP upgrade, negotiating
+    /// permessage-deflate when `deflate`.
+    fn upgrade(&mut self, n: u64, deflate: bool, left: u32) -> std::io::Result<Sess> {
         let client = SocketAddr::V4(SocketAddrV4::new(
             Ipv4Addr::new(10, (n >> 16) as u8, (n >> 8) as u8, n as u8),
             (20_000 + n % 40_000) as u16,
@@ -239,7 +276,6 @@ impl<W: std::io::Write> Gen<W> {
         for p in conv.handshake() {
             self.packet(&p)?;
         }
-        let deflate = n.is_multiple_of(2);
         let mut keyb = [0u8; 16];
         self.rng.fill(&mut keyb);
         let key = b64(&keyb);
@@ -268,9 +304,141 @@ impl<W: std::io::Write> Gen<W> {
         Ok(Sess {
             conv,
             deflate: deflate.then(|| [Deflater::new(15, false), Deflater::new(15, false)]),
-            turns_left: TURNS,
+            left,
             pending: [Vec::new(), Vec::new()],
         })
+    }
+
+    /// A `mixed` session: half of them negotiate permessage-deflate.
+    fn open_mixed(&mut self, n: u64) -> std::io::Result<Sess> {
+        self.upgrade(n, n.is_multiple_of(2), TURNS)
+    }
+
+    /// A `mixed` step: one turn.
+    fn step_mixed(&mut self, s: &mut Sess) -> std::io::Result<()> {
+        s.left -= 1;
+        self.turn(s)
+    }
+
+    /// A `small` session: no compression.
+    fn open_small(&mut self, n: u64) -> std::io::Result<Sess> {
+        let rounds = self.rng.range(SMALL_ROUNDS.0, SMALL_ROUNDS.1) as u32;
+        self.upgrade(n, false, rounds)
+    }
+
+    /// Sends `side`'s pending bytes (one small frame) as one segment, not acked:
+    /// the peer's next segment acknowledges it.
+    fn push(&mut self, s: &mut Sess, side: Side) -> std::io::Result<()> {
+        let mut frame = std::mem::take(&mut self.frame);
+        s.conv.send_into(side, &s.pending[dir_ix(side)], &mut frame);
+        s.pending[dir_ix(side)].clear();
+        self.packet(&frame)?;
+        self.frame = frame;
+        Ok(())
+    }
+
+    /// A `small` step: one round trip, a small message and its echo.
+    fn step_small(&mut self, s: &mut Sess) -> std::io::Result<()> {
+        s.left -= 1;
+        let len = self.rng.range(2, 120);
+        let (op, payload) = if self.rng.below(2) == 0 {
+            (OpCode::TEXT, text(&mut self.rng, len))
+        } else {
+            (OpCode::BINARY, binary(&mut self.rng, len))
+        };
+        self.message(s, Side::Initiator, op, payload.clone(), 1, false);
+        self.push(s, Side::Initiator)?;
+        self.message(s, Side::Responder, op, payload, 1, false);
+        self.push(s, Side::Responder)?;
+        if self.rng.below(4) == 0 {
+            let ack = s.conv.ack(Side::Initiator);
+            self.packet(&ack)?;
+        }
+        Ok(())
+    }
+
+    /// A `plain` connection: TCP handshake only, ports that are neither HTTP nor
+    /// WebSocket.
+    fn open_plain(&mut self, n: u64) -> std::io::Result<Sess> {
+        let client = SocketAddr::V4(SocketAddrV4::new(
+            Ipv4Addr::new(10, 128 | (n >> 16) as u8, (n >> 8) as u8, n as u8),
+            (30_000 + n % 10_000) as u16,
+        ));
+        let server = SocketAddr::V4(SocketAddrV4::new(
+            Ipv4Addr::new(198, 51, 100, 1 + (n % 8) as u8),
+            47_000 + (n % 8) as u16,
+        ));
+        let mut conv =
+            TcpConversation::new(client, server).with_isns(self.rng.next() as u32, self.rng.next() as u32);
+        for p in conv.handshake() {
+            self.packet(&p)?;
+        }
+        self.stats.sessions += 1;
+        Ok(Sess { conv, deflate: None, left: PLAIN_BYTES, pending: [Vec::new(), Vec::new()] })
+    }
+
+    /// A `plain` step: one side sends a burst of 1 to 8 segments of random
+    /// bytes, the peer acks it.
+    fn step_plain(&mut self, s: &mut Sess) -> std::io::Result<()> {
+        let side = if self.rng.below(2) == 0 { Side::Initiator } else { Side::Responder };
+        let mut seg = [0u8; PLAIN_SEGMENT];
+        for _ in 0..self.rng.range(1, 8) {
+            if s.left == 0 {
+                break;
+            }
+            let n = PLAIN_SEGMENT.min(s.left as usize);
+            self.rng.fill(&mut seg[..n]);
+            s.left -= n as u32;
+            let mut frame = std::mem::take(&mut self.frame);
+            s.conv.send_into(side, &seg[..n], &mut frame);
+            self.packet(&frame)?;
+            self.frame = frame;
+        }
+        let ack = s.conv.ack(side.other());
+        self.packet(&ack)
+    }
+
+    /// Ends a `plain` connection: FINs both ways and the last ACK.
+    fn close_plain(&mut self, s: &mut Sess) -> std::io::Result<()> {
+        let p = s.conv.fin(Side::Initiator);
+        self.packet(&p)?;
+        let p = s.conv.fin(Side::Responder);
+        self.packet(&p)?;
+        let p = s.conv.ack(Side::Initiator);
+        self.packet(&p)
+    }
+
+    /// Opens connections (`open`), runs `step` on a random open one, closes
+    /// (`close`) those with nothing left, and stops opening new ones once the
+    /// capture reaches `target` bytes (then closes every open one).
+    fn run(
+        &mut self,
+        target: u64,
+        concurrent: usize,
+        open: fn(&mut Self, u64) -> std::io::Result<Sess>,
+        step: fn(&mut Self, &mut Sess) -> std::io::Result<()>,
+        close: fn(&mut Self, &mut Sess) -> std::io::Result<()>,
+    ) -> std::io::Result<()> {
+        let mut live: Vec<Sess> = Vec::with_capacity(concurrent);
+        let mut next_id = 0u64;
+        loop {
+            while live.len() < concurrent && self.bytes < target {
+                next_id += 1;
+                let s = open(self, next_id)?;
+                live.push(s);
+            }
+            if live.is_empty() {
+                return Ok(());
+            }
+            let i = self.rng.below(live.len() as u64) as usize;
+            let mut s = live.swap_remove(i);
+            if s.left == 0 || self.bytes >= target {
+                close(self, &mut s)?;
+            } else {
+                step(self, &mut s)?;
+                live.push(s);
+            }
+        }
     }
 
     /// One turn: the client sends one to four messages, then the server
@@ -361,14 +529,35 @@ fn b64(data: &[u8]) -> String {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let usage = "usage: bench_capture OUT.pcap SIZE_MB [SEED] [--kind mixed|small|plain]";
+    let mut kind = Kind::Mixed;
+    let mut pos = Vec::new();
     let mut args = std::env::args().skip(1);
-    let usage = "usage: bench_capture OUT.pcap SIZE_MB [SEED]";
-    let out = args.next().ok_or(usage)?;
-    let size_mb: u64 = args.next().ok_or(usage)?.parse().map_err(|_| usage)?;
-    let seed: u64 = args.next().map_or(Ok(0x5eed), |s| s.parse()).map_err(|_| usage)?;
+    while let Some(a) = args.next() {
+        let k = if a == "--kind" {
+            args.next().ok_or(usage)?
+        } else if let Some(v) = a.strip_prefix("--kind=") {
+            v.to_string()
+        } else {
+            pos.push(a);
+            continue;
+        };
+        kind = match k.as_str() {
+            "mixed" => Kind::Mixed,
+            "small" => Kind::Small,
+            "plain" => Kind::Plain,
+            _ => return Err(usage.into()),
+        };
+    }
+    if !(2..=3).contains(&pos.len()) {
+        return Err(usage.into());
+    }
+    let out = &pos[0];
+    let size_mb: u64 = pos[1].parse().map_err(|_| usage)?;
+    let seed: u64 = pos.get(2).map_or(Ok(0x5eed), |s| s.parse()).map_err(|_| usage)?;
     let target = size_mb * 1_000_000;
 
-    let file = BufWriter::with_capacity(1 << 20, File::create(&out)?);
+    let file = BufWriter::with_capacity(1 << 20, File::create(out)?);
     let mut g = Gen {
         w: PcapWriter::new(file, PcapOptions::default())?,
         rng: Rng(seed | 1),
@@ -377,28 +566,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         stats: Stats::default(),
         bytes: 24,
     };
-    let mut open: Vec<Sess> = Vec::with_capacity(CONCURRENT);
-    let mut next_id = 0u64;
-    // Open sessions, run turns round-robin, close finished ones, and stop
-    // opening new sessions once the size is reached.
-    loop {
-        while open.len() < CONCURRENT && g.bytes < target {
-            next_id += 1;
-            let s = g.open(next_id)?;
-            open.push(s);
-        }
-        if open.is_empty() {
-            break;
-        }
-        let i = g.rng.below(open.len() as u64) as usize;
-        let mut s = open.swap_remove(i);
-        if s.turns_left == 0 || g.bytes >= target {
-            g.close(&mut s)?;
-        } else {
-            s.turns_left -= 1;
-            g.turn(&mut s)?;
-            open.push(s);
-        }
+    match kind {
+        Kind::Mixed => g.run(target, CONCURRENT, Gen::open_mixed, Gen::step_mixed, Gen::close)?,
+        Kind::Small => g.run(target, SMALL_CONCURRENT, Gen::open_small, Gen::step_small, Gen::close)?,
+        Kind::Plain => g.run(target, PLAIN_CONCURRENT, Gen::open_plain, Gen::step_plain, Gen::close_plain)?,
     }
     g.w.flush()?;
     let st = &g.stats;
