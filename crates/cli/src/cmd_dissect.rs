@@ -132,17 +132,19 @@ const JSONL_BATCH: usize = 256;
 /// Writes batches of records as JSON lines to standard output until the channel closes.
 fn write_jsonl(rx: std::sync::mpsc::Receiver<Vec<Record>>) -> std::io::Result<()> {
     let stdout = std::io::stdout();
-    let mut w = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
+    let mut w = stdout.lock();
+    let mut buf: Vec<u8> = Vec::with_capacity(1 << 17);
     for batch in rx {
         for r in batch {
-            // Straight into the buffer; a record that cannot be serialised (none can
-            // today) becomes a warning line, as Record::to_json does.
-            if serde_json::to_writer(&mut w, &r).is_err() {
-                w.write_all(r.to_json().as_bytes())?;
-            }
-            w.write_all(b"\n")?;
+            wsprobe_dissect::write_record(&r, &mut buf);
+            buf.push(b'\n');
+        }
+        if buf.len() >= 1 << 16 {
+            w.write_all(&buf)?;
+            buf.clear();
         }
     }
+    w.write_all(&buf)?;
     w.flush()
 }
 

@@ -24,11 +24,13 @@
 mod engine;
 #[doc(hidden)]
 pub mod fuzz;
+mod json;
 mod pipeline;
 pub mod records;
 mod summary;
 mod transcript;
 
+pub use json::write_record;
 pub use records::{
     EventRecord, FrameRecord, HandshakeState, MessageRecord, Record, SessionRecord, ViolationRecord,
     WarningRecord,

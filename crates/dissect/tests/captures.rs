@@ -265,3 +265,25 @@ fn lean_jsonl_mode_gives_the_same_records() {
         assert_eq!(strip(lean_records), full, "{}", f.name);
     }
 }
+
+/// The jsonl writer's hand-written records are serde_json's, byte for byte.
+#[test]
+fn jsonl_writer_matches_serde() {
+    let mut n = 0;
+    for e in std::fs::read_dir(root().join("captures")).expect("captures/") {
+        let p = e.expect("entry").path();
+        if !p.extension().is_some_and(|x| x == "pcap" || x == "pcapng") {
+            continue;
+        }
+        for payload in [wsprobe_dissect::PayloadMode::Full, wsprobe_dissect::PayloadMode::None] {
+            let d = dissect_path(&p, &Options { frames: true, payload, ..opts() });
+            for r in &d.records {
+                let mut out = Vec::new();
+                wsprobe_dissect::write_record(r, &mut out);
+                assert_eq!(String::from_utf8(out).unwrap(), serde_json::to_string(r).unwrap());
+                n += 1;
+            }
+        }
+    }
+    assert!(n > 1000, "{n}");
+}

@@ -331,14 +331,7 @@ fn check_capture(name: &str, capture: &Path, lines: &[String]) {
     let d = dissect_path(capture, &opts);
     assert!(d.error.is_none(), "{name}: dissection error: {:?}", d.error);
 
-    let sessions: Vec<&SessionRecord> = d
-        .records
-        .iter()
-        .filter_map(|r| match r {
-            Record::Session(s) => Some(s),
-            _ => None,
-        })
-        .collect();
+    let sessions: Vec<&SessionRecord> = d.sessions().collect();
     assert_eq!(sessions.len(), 1, "{name}: expected exactly one session in the capture, got {sessions:#?}");
     let s = sessions[0];
     let mut problems = Vec::new();

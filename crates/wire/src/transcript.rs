@@ -12,17 +12,29 @@ const PREVIEW: usize = 48;
 /// Renders a payload preview: quoted text when it is printable UTF-8, hex otherwise,
 /// with the full length when only a part is shown.
 pub fn preview(bytes: &[u8], total: u64) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let shown = &bytes[..bytes.len().min(PREVIEW)];
-    let mut s = match std::str::from_utf8(shown) {
-        Ok(t) if !t.chars().any(char::is_control) => format!("{t:?}"),
-        _ => format!(
-            "0x{}",
-            shown.iter().fold(String::new(), |mut a, b| {
-                let _ = write!(a, "{b:02x}");
-                a
-            })
-        ),
-    };
+    let mut s = String::with_capacity(2 * shown.len() + 24);
+    // Printable ASCII without quotes or backslashes (most text) reads the same
+    // quoted as Debug-escaped: copied as it is.
+    if shown.iter().all(|&b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\') {
+        s.push('"');
+        s.extend(shown.iter().map(|&b| char::from(b)));
+        s.push('"');
+    } else {
+        match std::str::from_utf8(shown) {
+            Ok(t) if !t.chars().any(char::is_control) => {
+                let _ = write!(s, "{t:?}");
+            }
+            _ => {
+                s.push_str("0x");
+                for &b in shown {
+                    s.push(char::from(HEX[usize::from(b >> 4)]));
+                    s.push(char::from(HEX[usize::from(b & 15)]));
+                }
+            }
+        }
+    }
     if (shown.len() as u64) < total {
         let _ = write!(s, "…({total} bytes)");
     }
@@ -111,5 +123,37 @@ pub fn event_line(e: &Event) -> String {
         }
         Event::Gap { dir, offset, len } => format!("gap {dir} @{offset} len={len}"),
         Event::Resynced { dir, offset, skipped } => format!("resynced {dir} @{offset} skipped={skipped}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The plain definition the fast paths of [`preview`] must match.
+    fn reference(bytes: &[u8], total: u64) -> String {
+        let shown = &bytes[..bytes.len().min(PREVIEW)];
+        let mut s = match std::str::from_utf8(shown) {
+            Ok(t) if !t.chars().any(char::is_control) => format!("{t:?}"),
+            _ => format!("0x{}", shown.iter().map(|b| format!("{b:02x}")).collect::<String>()),
+        };
+        if (shown.len() as u64) < total {
+            s.push_str(&format!("…({total} bytes)"));
+        }
+        s
+    }
+
+    proptest! {
+        #[test]
+        fn preview_is_the_reference(
+            bytes in proptest::collection::vec(prop_oneof![0x20u8..0x7f, any::<u8>(), Just(b'"'), Just(b'\\')], 0..80),
+            extra in 0u64..3,
+        ) {
+            let total = bytes.len() as u64 + extra;
+            prop_assert_eq!(preview(&bytes, total), reference(&bytes, total));
+            let text = "é ü \"q\" \\ ✓".as_bytes();
+            prop_assert_eq!(preview(text, 99), reference(text, 99));
+        }
     }
 }
