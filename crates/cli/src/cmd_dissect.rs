@@ -126,25 +126,16 @@ fn progress_bar(f: &std::fs::File, name: &str) -> indicatif::ProgressBar {
     bar
 }
 
-/// Records handed to the jsonl writer thread at a time.
-const JSONL_BATCH: usize = 256;
+/// JSON bytes handed to the writer thread at a time.
+const JSONL_BATCH: usize = 64 << 10;
 
-/// Writes batches of records as JSON lines to standard output until the channel closes.
-fn write_jsonl(rx: std::sync::mpsc::Receiver<Vec<Record>>) -> std::io::Result<()> {
+/// Writes blocks of JSON lines to standard output until the channel closes.
+fn write_jsonl(rx: std::sync::mpsc::Receiver<Vec<u8>>) -> std::io::Result<()> {
     let stdout = std::io::stdout();
     let mut w = stdout.lock();
-    let mut buf: Vec<u8> = Vec::with_capacity(1 << 17);
-    for batch in rx {
-        for r in batch {
-            wsprobe_dissect::write_record(&r, &mut buf);
-            buf.push(b'\n');
-        }
-        if buf.len() >= 1 << 16 {
-            w.write_all(&buf)?;
-            buf.clear();
-        }
+    for block in rx {
+        w.write_all(&block)?;
     }
-    w.write_all(&buf)?;
     w.flush()
 }
 
@@ -203,11 +194,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         let mut out_err: Option<std::io::Error> = None;
         let mut next_session = opts.first_session;
         let result = std::thread::scope(|scope| {
-            // jsonl is serialised and written on a thread of its own, in batches, so
-            // that decoding never waits for formatting or the terminal.
-            let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Record>>(4);
+            // jsonl is serialised where the records arrive (so that each record is freed
+            // by the thread that took it, not a third one) and written on a thread of its
+            // own, in blocks, so            // that decoding never waits for formatting or the terminal.
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(4);
             let writer = (args.format == Format::Jsonl).then(|| scope.spawn(move || write_jsonl(rx)));
-            let mut batch: Vec<Record> = Vec::new();
+            let mut batch: Vec<u8> = Vec::with_capacity(JSONL_BATCH + 4096);
             let mut sink = |r: Record| {
                 if let Record::Session(s) = &r {
                     next_session = next_session.max(s.session + 1);
@@ -218,11 +210,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 summary.add(&r);
                 match args.format {
                     Format::Jsonl => {
-                        batch.push(r);
+                        wsprobe_dissect::write_record(&r, &mut batch);
+                        batch.push(b'\n');
                         if batch.len() >= JSONL_BATCH {
                             // A send fails only when the writer stopped on an output
                             // error, which is reported below.
-                            let _ = tx.send(std::mem::take(&mut batch));
+                            let next = Vec::with_capacity(JSONL_BATCH + 4096);
+                            let _ = tx.send(std::mem::replace(&mut batch, next));
                         }
                     }
                     Format::Table => {

@@ -6,6 +6,10 @@
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
+/// mimalloc: see the workspace Cargo.toml for why (cross-thread frees in dissect).
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod cmd_cases;
 mod cmd_dissect;
 mod cmd_frame;

@@ -235,15 +235,17 @@ impl<'o> Engine<'o> {
         self.last = Ctx { packet, ts };
     }
 
-    /// Runs `f` on connection `id` (taken out of the map meanwhile, so that `f` can
+    /// Runs `f` on connection `id` (with the map set aside meanwhile, so that `f` can
     /// use the rest of the engine), after noting `ctx` as the latest position.
     fn with_conn(&mut self, id: u64, ctx: Ctx, f: impl FnOnce(&mut Self, &mut Conn)) {
         self.last = ctx;
-        let Some(mut conn) = self.conns.remove(&id) else {
-            return;
-        };
-        f(self, &mut conn);
-        self.conns.insert(id, conn);
+        // The map is set aside while `f` runs (nothing `f` calls looks connections up):
+        // cheaper than taking the connection out and putting it back on every event.
+        let mut conns = std::mem::take(&mut self.conns);
+        if let Some(conn) = conns.get_mut(&id) {
+            f(self, conn);
+        }
+        self.conns = conns;
     }
 
     fn data(
@@ -592,7 +594,7 @@ impl<'o> Engine<'o> {
         let extensions = negotiated.and_then(|(neg, _)| {
             (!neg.extensions.is_empty()).then(|| wsprobe_wire::extensions::format_extensions(&neg.extensions))
         });
-        sink(Record::Session(SessionRecord {
+        sink(Record::Session(Box::new(SessionRecord {
             session: n,
             file: self.file.clone(),
             conn: conn.id,
@@ -610,7 +612,7 @@ impl<'o> Engine<'o> {
             deflate: live.session.pmd(),
             first_packet: conn.first_packet,
             ts_nanos: conn.first_ts,
-        }));
+        })));
         for (e, ctx) in std::mem::take(&mut live.held) {
             self.record(live, e, ctx, None, sink);
         }

@@ -157,7 +157,7 @@ impl Dissection {
     /// Session records.
     pub fn sessions(&self) -> impl Iterator<Item = &SessionRecord> {
         self.records.iter().filter_map(|r| match r {
-            Record::Session(s) => Some(s),
+            Record::Session(s) => Some(&**s),
             _ => None,
         })
     }

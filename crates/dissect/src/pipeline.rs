@@ -54,6 +54,13 @@ impl Batch {
         }
     }
 
+    /// Empties the batch, keeping its allocations for the next one.
+    fn clear(&mut self) {
+        self.events.clear();
+        self.data.clear();
+        self.done.clear();
+    }
+
     fn full(&self) -> bool {
         self.data.len() >= BATCH_BYTES || self.events.len() + self.done.len() >= BATCH_EVENTS
     }
@@ -154,6 +161,9 @@ pub(crate) fn run<R: Read + Send>(
     let mut numbering = Numbering { next: opts.first_session.max(1), map: HashMap::new(), sink };
     std::thread::scope(|scope| {
         let (tx, rx) = sync_channel::<Msg>(IN_FLIGHT);
+        // Emptied batches go back to the capture thread: a batch holds over a megabyte,
+        // and allocating one per send cost page faults on every batch.
+        let (recycle_tx, recycle_rx) = sync_channel::<Batch>(IN_FLIGHT + 2);
         let local_ref = &local;
         scope.spawn(move || {
             let mut table = FlowTable::new(local_ref.flow);
@@ -169,10 +179,11 @@ pub(crate) fn run<R: Read + Send>(
                         break;
                     }
                 }
-                if router.batch.full()
-                    && tx.send(Msg::Batch(std::mem::replace(&mut router.batch, Batch::new()))).is_err()
-                {
-                    return;
+                if router.batch.full() {
+                    let fresh = recycle_rx.try_recv().unwrap_or_else(|_| Batch::new());
+                    if tx.send(Msg::Batch(std::mem::replace(&mut router.batch, fresh))).is_err() {
+                        return;
+                    }
                 }
             }
             table.finish(&mut |e| router.route(e));
@@ -190,15 +201,18 @@ pub(crate) fn run<R: Read + Send>(
         let mut end = None;
         for msg in rx {
             match msg {
-                Msg::Batch(Batch { events, data, done }) => {
-                    let mut done = done.into_iter().peekable();
-                    for (seq, e, range) in events {
+                Msg::Batch(mut batch) => {
+                    let mut done = batch.done.drain(..).peekable();
+                    for (seq, e, range) in batch.events.drain(..) {
                         while let Some((_, r)) = done.next_if(|(s, _)| *s < seq) {
                             numbering.emit(true, r);
                         }
-                        engine.flow_event(e.with_data(&data[range]), &mut |r| numbering.emit(false, r));
+                        engine.flow_event(e.with_data(&batch.data[range]), &mut |r| numbering.emit(false, r));
                     }
                     done.for_each(|(_, r)| numbering.emit(true, r));
+                    batch.clear();
+                    // The capture thread may have finished: then the batch is dropped.
+                    let _ = recycle_tx.try_send(batch);
                 }
                 Msg::End(last) => {
                     if let Some((packet, ts)) = last.last {

@@ -10,8 +10,9 @@ pub use wsprobe_wire::{Dir, Role};
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Record {
-    /// A WebSocket session (or an upgrade attempt) was found.
-    Session(SessionRecord),
+    /// A WebSocket session (or an upgrade attempt) was found. Boxed: it is the largest
+    /// record and the rarest, and every record is moved several times on its way out.
+    Session(Box<SessionRecord>),
     /// A frame (only with [`Options::frames`](crate::Options::frames)).
     Frame(FrameRecord),
     /// A reassembled message or a control frame.

@@ -33,6 +33,17 @@ pub struct Summary {
     pub warnings: u64,
 }
 
+/// Counts one more under `key`, allocating the key only the first time (this runs for
+/// every record of a capture).
+fn bump(map: &mut BTreeMap<String, u64>, key: &str) {
+    match map.get_mut(key) {
+        Some(n) => *n += 1,
+        None => {
+            map.insert(key.to_string(), 1);
+        }
+    }
+}
+
 impl Summary {
     /// Counts one record in.
     pub fn add(&mut self, r: &Record) {
@@ -43,15 +54,15 @@ impl Summary {
                     HandshakeState::Rejected { .. } => "rejected",
                     h => h.as_str(),
                 };
-                *self.handshakes.entry(k.to_string()).or_default() += 1;
+                bump(&mut self.handshakes, k);
             }
             Record::Frame(_) => self.frames += 1,
             Record::Message(m) => {
-                *self.messages.entry(m.opcode.clone()).or_default() += 1;
+                bump(&mut self.messages, &m.opcode);
                 self.message_bytes += m.len;
                 self.wire_bytes += m.wire_len;
             }
-            Record::Violation(v) => *self.violations.entry(v.rule.clone()).or_default() += 1,
+            Record::Violation(v) => bump(&mut self.violations, &v.rule),
             Record::Warning(_) => self.warnings += 1,
             Record::Event(e) => {
                 if e.kind == "gap" {
