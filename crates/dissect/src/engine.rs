@@ -17,7 +17,8 @@ use wsprobe_wire::transcript::event_line;
 const PREVIEW_KEEP: usize = 64;
 use wsprobe_wire::{OpCode, Session, Violation};
 
-/// Bytes of each direction kept while a connection is not yet classified.
+/// Bytes of each direction kept while a connection is not yet classified (up to twice
+/// this between trims).
 const PENDING_WINDOW: usize = 32 << 10;
 /// Bytes of one direction looked at before frame synchronisation gives up.
 const PENDING_GIVE_UP: u64 = 512 << 10;
@@ -433,8 +434,10 @@ impl<'o> Engine<'o> {
         p.buf[i].extend_from_slice(data);
         self.pending_bytes += data.len();
         p.chunks.push_back(Chunk { side, offset, len: data.len(), packet: ctx.packet, ts: ctx.ts });
-        if p.buf[i].len() > PENDING_WINDOW {
-            // Keep the newest bytes only.
+        if p.buf[i].len() > 2 * PENDING_WINDOW {
+            // Keep the newest bytes only. (Trimmed when twice the window is held, not on
+            // every chunk past it: moving the window for each 100-byte segment of a
+            // long non-WebSocket connection cost more than everything else.)
             let drop = p.buf[i].len() - PENDING_WINDOW;
             p.buf[i].drain(..drop);
             p.base[i] += drop as u64;
