@@ -10,6 +10,7 @@
 pub mod app;
 pub mod catalog;
 pub mod corpus;
+pub mod engine;
 pub mod report;
 pub mod runner;
 pub mod server;

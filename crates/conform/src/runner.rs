@@ -1,26 +1,24 @@
 //! The tokio runner: runs cases against a live target, each on its own connection,
-//! several at a time. Per case a reader task feeds everything the target sends to a
-//! [`Session`] (which judges every byte), a writer task writes the frames, and the
-//! controller plays the steps and the timers the way Autobahn does.
+//! several at a time. Per case it connects, does the handshake, and drives the sans-IO
+//! [`CaseEngine`](crate::engine::CaseEngine) (which plays the steps and the timers and
+//! judges every byte): reads go in as they arrive, deadlines are slept to, a writer task
+//! writes what the engine asks for.
 
 use crate::catalog::{Case, HandshakeExpect, PmdUse, RequestEdit};
-use crate::steps::{FrameStep, MaskMode, Payload, Step};
-use crate::transcript::{Transcript, frame_line};
+use crate::engine::{CaseEngine, Output};
+use crate::steps::Step;
+use crate::transcript::Transcript;
 use crate::verdict::{self, Finding, Observed, Received, ResponseFailure};
 use base64::Engine as _;
-use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::tcp::OwnedWriteHalf;
 use tokio::sync::mpsc;
 use tokio::time::timeout;
-use wsprobe_wire::close::code_allowed_on_wire;
-use wsprobe_wire::deflate::{self, Deflater, PmdConfig};
-use wsprobe_wire::encode::{FrameSpec, Masking};
+use wsprobe_wire::deflate;
 use wsprobe_wire::handshake::{self, Progress, RequestBuilder, StdHeader};
-use wsprobe_wire::{Dir, Established, Event, Limits, OpCode, Role, Rule, Session};
 
 /// Where and how to reach the target.
 #[derive(Debug, Clone)]
@@ -189,24 +187,10 @@ pub struct CaseRun {
     pub duration: Duration,
 }
 
-enum Inbound {
-    Message(wsprobe_wire::Message),
-    Violation(wsprobe_wire::Violation),
-    Frame(String),
-    Eof,
-    Error(String),
-}
-
 enum WriteCmd {
     Data { bytes: Vec<u8>, chop: Option<usize>, sync: bool },
     Shutdown,
 }
-
-/// Waits before dropping TCP once the closing handshake is over (Autobahn's
-/// serverConnectionDropTimeout) and for the target's Close after ours.
-const CLOSE_WAIT: Duration = Duration::from_secs(1);
-/// Frames logged in a transcript per direction.
-const FRAME_LOG: usize = 400;
 
 fn build_request(case: &Case, opts: &RunOptions, key: &str) -> Vec<u8> {
     let mut b = RequestBuilder::new(opts.target.host_header(), key).path(opts.target.path.clone());
@@ -384,58 +368,56 @@ pub async fn run_case(case: &Case, opts: &RunOptions) -> CaseRun {
     if case.pmd == PmdUse::Required && pmd.is_none() {
         tr.note("permessage-deflate was not accepted: the case is UNIMPLEMENTED; the tester closes");
     }
-    let (rd, wr) = stream.into_split();
-    let mut ctl = Controller::new(case, opts, keys, obs, tr, rd, wr, rest, pmd);
-    ctl.run().await;
-    ctl.judge_pongs();
-    let Controller { obs, tr, .. } = ctl;
+    let (obs, tr) =
+        drive(CaseEngine::new(case, opts, keys, obs, tr, pmd, Instant::now()), stream, &rest).await;
     CaseRun { observed: obs, transcript: tr, duration: start.elapsed() }
 }
 
-async fn reader_task(
-    mut rd: OwnedReadHalf,
-    first: Vec<u8>,
-    keep: usize,
-    pmd: Option<PmdConfig>,
-    tx: mpsc::Sender<Inbound>,
-) {
-    let limits = Limits { message_keep: keep, frame_keep: 64, ..Limits::default() };
-    let mut session = Session::established(limits, Established { pmd });
-    let mut events = Vec::new();
-    let mut frames_logged = 0usize;
+/// Plays a case engine on an established connection: what the target sends goes in as
+/// it arrives, the engine's deadlines are slept to, what it writes goes to a writer task
+/// (which chops and flushes as asked).
+async fn drive(mut engine: CaseEngine<'_>, stream: TcpStream, first: &[u8]) -> (Observed, Transcript) {
+    let (mut rd, wr) = stream.into_split();
+    let (wtx, wrx) = mpsc::unbounded_channel();
+    let writer = tokio::spawn(writer_task(wr, wrx));
+    engine.start(first, Instant::now());
     let mut buf = vec![0u8; 64 * 1024];
-    let mut pending = first;
+    let mut reading = true;
     loop {
-        if !pending.is_empty() {
-            session.feed(Dir::S2C, &pending, &mut events);
-            pending.clear();
-            for ev in events.drain(..) {
-                let msg = match ev {
-                    Event::Message(m) => Inbound::Message(m),
-                    Event::Violation(v) if v.by == Role::Server => Inbound::Violation(v),
-                    Event::Frame(f) if frames_logged < FRAME_LOG => {
-                        frames_logged += 1;
-                        Inbound::Frame(frame_line(&f.header, &f.payload))
-                    }
-                    _ => continue,
-                };
-                if tx.send(msg).await.is_err() {
-                    return;
-                }
-            }
+        while let Some(o) = engine.poll_output() {
+            let cmd = match o {
+                Output::Write { bytes, chop, sync } => WriteCmd::Data { bytes, chop, sync },
+                Output::Shutdown => WriteCmd::Shutdown,
+            };
+            // The writer stops at a Shutdown or when the target is gone; the reader
+            // reports how.
+            let _ = wtx.send(cmd);
         }
-        match rd.read(&mut buf).await {
-            Ok(0) => {
-                let _ = tx.send(Inbound::Eof).await;
-                return;
-            }
-            Ok(n) => pending.extend_from_slice(&buf[..n]),
-            Err(e) => {
-                let _ = tx.send(Inbound::Error(e.to_string())).await;
-                return;
+        let Some(deadline) = engine.deadline() else {
+            break;
+        };
+        tokio::select! {
+            r = rd.read(&mut buf), if reading => match r {
+                Ok(0) => {
+                    reading = false;
+                    engine.eof(Instant::now());
+                }
+                Ok(n) => engine.receive(&buf[..n], Instant::now()),
+                Err(e) => {
+                    reading = false;
+                    engine.error(&e.to_string(), Instant::now());
+                }
+            },
+            _ = tokio::time::sleep_until(tokio::time::Instant::from_std(deadline)) => {
+                engine.on_deadline(Instant::now());
             }
         }
     }
+    let _ = wtx.send(WriteCmd::Shutdown);
+    if timeout(Duration::from_millis(200), writer).await.is_err() {
+        engine.note("writer still busy at the end of the case");
+    }
+    engine.finish()
 }
 
 async fn writer_task(mut wr: OwnedWriteHalf, mut rx: mpsc::UnboundedReceiver<WriteCmd>) {
@@ -474,709 +456,6 @@ async fn writer_task(mut wr: OwnedWriteHalf, mut rx: mpsc::UnboundedReceiver<Wri
                 return;
             }
         }
-    }
-}
-
-struct Controller<'a> {
-    case: &'a Case,
-    opts: &'a RunOptions,
-    keys: KeyGen,
-    obs: Observed,
-    tr: Transcript,
-    inbound: mpsc::Receiver<Inbound>,
-    out: mpsc::UnboundedSender<WriteCmd>,
-    reader: tokio::task::JoinHandle<()>,
-    writer: tokio::task::JoinHandle<()>,
-    /// What the tester itself sent, judged as client output (to know whether it broke rules).
-    self_check: Session,
-    self_events: Vec<Event>,
-    tester_violated: bool,
-    close_sent: bool,
-    close_sent_valid: bool,
-    close_sent_at: Option<Instant>,
-    close_received: bool,
-    tcp_closed: bool,
-    handshake_done_at: Option<Instant>,
-    fail_at: Option<Instant>,
-    close_at: Option<Instant>,
-    watchdog: Instant,
-    pings: VecDeque<Vec<u8>>,
-    /// Pongs that answered no outstanding Ping while one was outstanding.
-    stray_pongs: Vec<Vec<u8>>,
-    messages_received: u64,
-    flood_cap: usize,
-    /// Payload bytes kept of the events received so far.
-    received_bytes: usize,
-    stream: Option<(OpCode, [u8; 4], u64, bool)>,
-    frames_logged: usize,
-    /// Compresses the data messages the tester sends, when permessage-deflate is on.
-    deflater: Option<Deflater>,
-    /// The data messages sent and not yet echoed (cases that check echoes).
-    unechoed: VecDeque<(OpCode, Vec<u8>)>,
-    /// What came back can no longer match any acceptable outcome.
-    decided: bool,
-    /// The case compares echoes with what was sent (`Case::checks_echo`, computed once).
-    checks_echo: bool,
-    /// Pings from the target are heartbeats, not events (an echo case expecting none).
-    pings_are_heartbeats: bool,
-}
-
-/// Payload bytes of received events a case keeps; past it the target is flooding.
-const RECEIVED_KEEP_MAX: usize = 32 << 20;
-/// Pings a target may send during an echo case before it counts as flooding.
-const HEARTBEATS_MAX: u32 = 1000;
-/// Findings kept per case (the rest are counted in a note).
-const FINDINGS_MAX: usize = 64;
-
-impl<'a> Controller<'a> {
-    /// A Ping still unanswered at the end, with Pongs of other payloads received
-    /// meanwhile: those were its answer, with the wrong payload (§5.5.3).
-    fn judge_pongs(&mut self) {
-        if let (Some(ping), Some(pong)) = (self.pings.front(), self.stray_pongs.first()) {
-            let detail = format!(
-                "ping {} was answered with pong {}",
-                crate::steps::describe_bytes(ping),
-                crate::steps::describe_bytes(pong)
-            );
-            self.obs.findings.push(Finding { rule: Rule::PongPayloadMismatch, detail });
-        }
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn new(
-        case: &'a Case,
-        opts: &'a RunOptions,
-        keys: KeyGen,
-        obs: Observed,
-        tr: Transcript,
-        rd: OwnedReadHalf,
-        wr: OwnedWriteHalf,
-        first: Vec<u8>,
-        pmd: Option<PmdConfig>,
-    ) -> Self {
-        let (tx, inbound) = mpsc::channel(256);
-        let (out, wrx) = mpsc::unbounded_channel();
-        let keep = (case.keep_bytes() + 1).max(4096);
-        let reader = tokio::spawn(reader_task(rd, first, keep, pmd, tx));
-        // An offer with client_no_context_takeover is a promise kept even when the
-        // answer leaves it out (RFC 7692 §7.1.1.2).
-        let promised = case.offer.as_deref().is_some_and(|o| o.contains("client_no_context_takeover"));
-        let deflater = pmd.map(|p| {
-            let (bits, nct) = p.for_sender(Role::Client);
-            // Level 1: the target must inflate any valid stream; the tester's CPU is
-            // better spent elsewhere than on compression ratio.
-            Deflater::with_level(bits, nct || promised, 1)
-        });
-        let writer = tokio::spawn(writer_task(wr, wrx));
-        let self_limits = Limits { message_keep: 0, frame_keep: 0, ..Limits::default() };
-        let self_check = Session::established(self_limits, Established { pmd });
-        let timers: Duration = case
-            .send
-            .iter()
-            .map(|s| match s {
-                Step::Wait { dur, .. } | Step::FailAfter(dur) | Step::CloseAfter(dur) => *dur,
-                _ => Duration::ZERO,
-            })
-            .sum();
-        let watchdog = Instant::now()
-            + opts.scaled(timers.min(opts.max_case_time))
-            + opts.max_case_time.min(opts.timeout * 6);
-        Controller {
-            case,
-            opts,
-            keys,
-            obs,
-            tr,
-            inbound,
-            out,
-            reader,
-            writer,
-            self_check,
-            self_events: Vec::new(),
-            tester_violated: false,
-            close_sent: false,
-            close_sent_valid: false,
-            close_sent_at: None,
-            close_received: false,
-            tcp_closed: false,
-            handshake_done_at: None,
-            fail_at: None,
-            close_at: None,
-            watchdog,
-            pings: VecDeque::new(),
-            stray_pongs: Vec::new(),
-            messages_received: 0,
-            flood_cap: case.ok_len() * 2 + 10_000,
-            received_bytes: 0,
-            stream: None,
-            frames_logged: 0,
-            deflater,
-            unechoed: VecDeque::new(),
-            decided: false,
-            checks_echo: case.checks_echo(),
-            pings_are_heartbeats: case.checks_echo() && !case.expects_ping(),
-        }
-    }
-
-    /// How long the target has to answer the tester's Close.
-    fn answer_wait(&self) -> Duration {
-        self.opts.scaled(CLOSE_WAIT.max(self.opts.timeout.min(CLOSE_WAIT * 2)))
-    }
-
-    /// Fails fast: once what came back can no longer match any acceptable outcome, the
-    /// case is decided (FAILED) and the tester closes instead of waiting for its timers.
-    fn check_decided(&mut self) {
-        if self.decided || self.case.informational || verdict::can_still_pass(self.case, &self.obs.received) {
-            return;
-        }
-        self.decided = true;
-        self.tr.note("decided: what came back can no longer match any acceptable outcome; the tester closes");
-        self.send_close(1000);
-    }
-
-    fn add_finding(&mut self, rule: Rule, detail: String) {
-        if self.obs.findings.len() < FINDINGS_MAX {
-            self.tr.note(&format!("violation {rule}: {detail}"));
-            self.obs.findings.push(Finding { rule, detail });
-        } else if self.obs.findings.len() == FINDINGS_MAX {
-            self.obs.notes.push(format!("more than {FINDINGS_MAX} violations: the rest are not listed"));
-            self.obs.findings.push(Finding { rule, detail });
-        }
-    }
-
-    /// The connection is OPEN in Autobahn's sense: no Close sent or received, TCP up.
-    fn open(&self) -> bool {
-        !self.close_sent && !self.close_received && !self.tcp_closed
-    }
-
-    fn write(&mut self, bytes: Vec<u8>, chop: Option<usize>, sync: bool) {
-        if self.tcp_closed {
-            return;
-        }
-        // (Performance cases send only well-formed frames; judging megabytes twice
-        // would only cost time.)
-        if !self.case.performance {
-            self.self_check.feed(Dir::C2S, &bytes, &mut self.self_events);
-        }
-        for ev in self.self_events.drain(..) {
-            if let Event::Violation(v) = ev
-                && v.by == Role::Client
-            {
-                self.tester_violated = true;
-            }
-        }
-        let _ = self.out.send(WriteCmd::Data { bytes, chop, sync });
-    }
-
-    fn log_sent(&mut self, spec: &FrameSpec) {
-        if self.frames_logged < FRAME_LOG {
-            self.frames_logged += 1;
-            let h = wsprobe_wire::FrameHeader {
-                fin: spec.fin,
-                rsv1: spec.rsv & 4 != 0,
-                rsv2: spec.rsv & 2 != 0,
-                rsv3: spec.rsv & 1 != 0,
-                opcode: spec.opcode,
-                masked: !matches!(spec.masking, Masking::None),
-                length_form: wsprobe_wire::LengthForm::minimal_for(spec.payload.len() as u64),
-                payload_len: spec.declared_len.unwrap_or(spec.payload.len() as u64),
-                mask_key: match spec.masking {
-                    Masking::Key(k) => Some(k),
-                    _ => None,
-                },
-                header_len: 0,
-            };
-            let line = frame_line(&h, &spec.payload[..spec.payload.len().min(64)]);
-            self.tr.sent(&line);
-        }
-    }
-
-    fn send_frame(&mut self, f: &FrameStep) {
-        let payload = f.payload.bytes();
-        let mut spec = FrameSpec::new(f.opcode, payload).fin(f.fin).rsv(f.rsv);
-        if f.mask == MaskMode::Key {
-            spec = spec.masked(self.keys.mask_key());
-        }
-        if f.opcode == OpCode::PING && f.fin && f.payload.len() <= 125 {
-            self.pings.push_back(spec.payload.clone());
-        }
-        if f.opcode == OpCode::CLOSE && f.fin && f.rsv == 0 && f.mask == MaskMode::Key {
-            // A well-formed Close frame starts the closing handshake (a malformed one is
-            // just a bad frame, as when Autobahn writes raw frames).
-            self.note_close_sent(&spec.payload);
-        }
-        self.log_sent(&spec);
-        match spec.encode() {
-            Ok(bytes) => self.write(bytes, f.chop, f.sync),
-            Err(e) => self.tr.note(&format!("cannot encode frame: {e}")),
-        }
-    }
-
-    fn note_close_sent(&mut self, body: &[u8]) {
-        if !self.close_sent {
-            self.close_sent = true;
-            self.close_sent_at = Some(Instant::now());
-            if !self.close_received {
-                self.obs.closed_by_me = true;
-            }
-            let (_, problems) = wsprobe_wire::close::parse_close(body);
-            self.close_sent_valid = problems.is_empty() && body.len() <= 125 && !self.tester_violated;
-        }
-    }
-
-    /// Sends the `nth` repetition of a message (compressed when permessage-deflate is
-    /// on), cut into frames of `fragsize` bytes of payload as sent.
-    fn send_message(
-        &mut self,
-        opcode: OpCode,
-        payload: &Payload,
-        fragsize: Option<usize>,
-        chop: Option<usize>,
-        sync: bool,
-        nth: u64,
-    ) {
-        let mut data = payload.nth(nth);
-        if self.checks_echo {
-            self.unechoed.push_back((opcode, data.clone()));
-        }
-        let compressed = self.deflater.is_some();
-        if let Some(d) = &mut self.deflater {
-            data = d.compress_message(&data);
-        }
-        let size = fragsize.unwrap_or(data.len().max(1));
-        let mut pieces: Vec<&[u8]> = data.chunks(size).collect();
-        // As Autobahn cuts a message: when the length is a multiple of the fragment
-        // size (and more than one fragment), the last frame is an empty FIN frame.
-        if pieces.is_empty() || (data.len() > size && data.len().is_multiple_of(size)) {
-            pieces.push(&[]);
-        }
-        let n = pieces.len();
-        let mut all = Vec::with_capacity(data.len() + n * 14);
-        for (i, p) in pieces.into_iter().enumerate() {
-            let op = if i == 0 { opcode } else { OpCode::CONTINUATION };
-            let rsv = if i == 0 && compressed { 4 } else { 0 };
-            let spec = FrameSpec::new(op, p.to_vec()).fin(i + 1 == n).rsv(rsv).masked(self.keys.mask_key());
-            self.log_sent(&spec);
-            if chop.is_some() || sync {
-                if let Ok(b) = spec.encode() {
-                    self.write(b, chop, sync);
-                }
-            } else if spec.encode_into(&mut all).is_err() {
-                return;
-            }
-        }
-        if !all.is_empty() {
-            self.write(all, None, false);
-        }
-    }
-
-    /// Starts the closing handshake with `code` (Autobahn's sendClose / failConnection).
-    fn send_close(&mut self, code: u16) {
-        if self.close_sent || self.tcp_closed {
-            return;
-        }
-        let body = code.to_be_bytes().to_vec();
-        let spec = FrameSpec::new(OpCode::CLOSE, body.clone()).masked(self.keys.mask_key());
-        self.note_close_sent(&body);
-        self.log_sent(&spec);
-        if let Ok(b) = spec.encode() {
-            self.write(b, None, false);
-        }
-    }
-
-    fn drop_tcp(&mut self, why: &str) {
-        if self.tcp_closed {
-            return;
-        }
-        self.tr.note(why);
-        self.obs.dropped_by_me = true;
-        self.tcp_closed = true;
-        let _ = self.out.send(WriteCmd::Shutdown);
-        self.reader.abort();
-    }
-
-    fn finish_when_done(&mut self) {
-        if self.case.close.by_tester
-            && !self.close_sent
-            && verdict::matches_all(self.case, &self.obs.received)
-        {
-            self.send_close(1000);
-        }
-    }
-
-    fn on_inbound(&mut self, ev: Option<Inbound>) {
-        match ev {
-            None | Some(Inbound::Eof) => {
-                if !self.tcp_closed {
-                    self.tr.note("target closed TCP");
-                }
-                self.tcp_closed = true;
-            }
-            Some(Inbound::Error(e)) => {
-                if !self.tcp_closed {
-                    self.tr.note(&format!("connection error: {e}"));
-                    self.obs.notes.push(format!("connection error: {e}"));
-                }
-                self.tcp_closed = true;
-            }
-            Some(Inbound::Frame(line)) => self.tr.received(&line),
-            Some(Inbound::Violation(v)) => {
-                let detail = format!("{} (byte {} of the target's stream)", v.detail, v.offset);
-                let rule = v.rule;
-                self.add_finding(rule, detail);
-                // A broken rule fails the case whatever else comes: decided. The tester
-                // fails the connection as §7.1.7 says: a Close (1002), then TCP closed
-                // without waiting for an answer.
-                if !self.decided && !self.case.informational {
-                    self.decided = true;
-                    self.tr
-                        .note(&format!("decided: the target broke {rule}; the tester fails the connection"));
-                    self.send_close(1002);
-                    self.drop_tcp("the tester closed TCP after failing the connection");
-                }
-            }
-            Some(Inbound::Message(m)) => self.on_message(m),
-        }
-    }
-
-    fn on_message(&mut self, m: wsprobe_wire::Message) {
-        if self.obs.received.len() >= self.flood_cap || self.received_bytes > RECEIVED_KEEP_MAX {
-            let note = format!(
-                "flood: {} events ({} payload bytes kept) received; reading stopped",
-                self.obs.received.len(),
-                self.received_bytes
-            );
-            self.obs.notes.push(note.clone());
-            self.drop_tcp(&note);
-            return;
-        }
-        match m.opcode {
-            OpCode::TEXT | OpCode::BINARY => {
-                self.messages_received += 1;
-                let mut data = m.payload;
-                let mut echoed = false;
-                if self.checks_echo {
-                    // Type, length and bytes equal to the message sent in the same position.
-                    echoed = self
-                        .unechoed
-                        .pop_front()
-                        .is_some_and(|(op, sent)| op == m.opcode && !m.truncated && sent == data);
-                    if echoed {
-                        data = Vec::new();
-                    }
-                }
-                self.received_bytes += data.len();
-                self.obs.received.push(if m.opcode == OpCode::TEXT {
-                    Received::Text { len: m.len, data, echoed }
-                } else {
-                    Received::Binary { len: m.len, data, echoed }
-                });
-                self.finish_when_done();
-                self.check_decided();
-            }
-            OpCode::PING => {
-                let p = m.payload;
-                if !self.close_sent && !self.tcp_closed {
-                    let spec = FrameSpec::new(OpCode::PONG, p.clone()).masked(self.keys.mask_key());
-                    self.log_sent(&spec);
-                    if let Ok(b) = spec.encode() {
-                        self.write(b, None, false);
-                    }
-                }
-                if self.pings_are_heartbeats {
-                    // A heartbeat during an echo case (Autobahn 12/13 judge the echoes
-                    // only): answered above, not an event of the case; a flood of them
-                    // still ends the case.
-                    self.obs.heartbeats += 1;
-                    if self.obs.heartbeats == 1 {
-                        self.tr.note("the target sent a Ping (a heartbeat): answered, not counted");
-                    }
-                    if self.obs.heartbeats > HEARTBEATS_MAX {
-                        let note = format!("flood: more than {HEARTBEATS_MAX} Pings; reading stopped");
-                        self.obs.notes.push(note.clone());
-                        self.drop_tcp(&note);
-                    }
-                    return;
-                }
-                self.received_bytes += p.len();
-                self.obs.received.push(Received::Ping(p));
-                self.finish_when_done();
-                self.check_decided();
-            }
-            OpCode::PONG => {
-                let p = m.payload;
-                if let Some(i) = self.pings.iter().position(|q| *q == p) {
-                    // Answers this ping (and, as §5.5.3 allows, the earlier ones).
-                    self.pings.drain(..=i);
-                } else if !self.pings.is_empty() && self.stray_pongs.len() < 16 {
-                    // Unsolicited (a heartbeat, §5.5.3 allows it) or a wrong answer: which
-                    // one shows at the end, if the ping is still unanswered then.
-                    self.stray_pongs.push(p.clone());
-                }
-                self.received_bytes += p.len();
-                self.obs.received.push(Received::Pong(p));
-                self.finish_when_done();
-                self.check_decided();
-            }
-            OpCode::CLOSE => {
-                let info =
-                    m.close.unwrap_or(wsprobe_wire::close::CloseInfo { code: None, reason: Vec::new() });
-                if !self.close_received {
-                    self.close_received = true;
-                    self.obs.remote_close_code = info.code;
-                    self.obs.remote_close_reason = Some(info.reason_lossy());
-                }
-                if !self.close_sent {
-                    // Echo the target's close (its code if it may be on the wire).
-                    let body = match info.code {
-                        Some(c) if code_allowed_on_wire(c) => c.to_be_bytes().to_vec(),
-                        Some(_) => 1002u16.to_be_bytes().to_vec(),
-                        None => Vec::new(),
-                    };
-                    let spec = FrameSpec::new(OpCode::CLOSE, body.clone()).masked(self.keys.mask_key());
-                    self.note_close_sent(&body);
-                    self.log_sent(&spec);
-                    if let Ok(b) = spec.encode() {
-                        self.write(b, None, false);
-                    }
-                }
-                self.handshake_done_at = Some(Instant::now());
-            }
-            _ => {}
-        }
-    }
-
-    fn next_deadline(&self, until: Option<Instant>) -> Instant {
-        let mut d = self.watchdog;
-        let mut consider = |t: Option<Instant>| {
-            if let Some(t) = t
-                && t < d
-            {
-                d = t;
-            }
-        };
-        consider(until);
-        if !self.obs.failed_by_me {
-            consider(self.fail_at);
-        }
-        if !self.close_sent {
-            consider(self.close_at);
-        }
-        if self.close_sent && !self.close_received {
-            consider(self.close_sent_at.map(|t| t + self.answer_wait()));
-        }
-        consider(self.handshake_done_at.map(|t| t + self.opts.scaled(CLOSE_WAIT)));
-        d
-    }
-
-    fn on_timers(&mut self, now: Instant) {
-        if !self.tcp_closed && now >= self.watchdog {
-            self.obs.notes.push("case watchdog expired".into());
-            self.drop_tcp("case watchdog expired: the tester dropped the connection");
-            return;
-        }
-        if let Some(t) = self.fail_at
-            && now >= t
-            && !self.obs.failed_by_me
-            && !self.tcp_closed
-        {
-            self.obs.failed_by_me = true;
-            self.fail_at = None;
-            if self.open() || (!self.close_sent && self.close_received) {
-                self.tr.note("fail-after timer: the tester fails the connection (1001)");
-                self.send_close(1001);
-            }
-        }
-        if let Some(t) = self.close_at
-            && now >= t
-            && !self.close_sent
-            && !self.tcp_closed
-        {
-            self.close_at = None;
-            self.tr.note("close-after timer: the tester closes (1000)");
-            self.send_close(1000);
-        }
-        if self.close_sent
-            && !self.close_received
-            && let Some(t) = self.close_sent_at
-            && now >= t + self.answer_wait()
-        {
-            if self.close_sent_valid && !self.tester_violated {
-                let detail = "no Close frame came back within the closing handshake timeout".into();
-                self.add_finding(Rule::CloseNotAnswered, detail);
-            }
-            self.drop_tcp("closing handshake timeout: the tester drops TCP");
-            return;
-        }
-        if let Some(t) = self.handshake_done_at
-            && now >= t + self.opts.scaled(CLOSE_WAIT)
-            && !self.tcp_closed
-        {
-            let detail =
-                format!("TCP still open {:?} after the closing handshake", self.opts.scaled(CLOSE_WAIT));
-            self.add_finding(Rule::CloseServerTcpNotClosed, detail);
-            self.drop_tcp("the target kept TCP open after the closing handshake: the tester drops it");
-        }
-    }
-
-    /// Processes what arrives until `until` (or until TCP is closed).
-    async fn pump(&mut self, until: Option<Instant>) {
-        loop {
-            if self.tcp_closed {
-                return;
-            }
-            let now = Instant::now();
-            if until.is_some_and(|u| now >= u) {
-                return;
-            }
-            let deadline = self.next_deadline(until);
-            tokio::select! {
-                ev = self.inbound.recv() => self.on_inbound(ev),
-                _ = tokio::time::sleep_until(tokio::time::Instant::from_std(deadline)) => {
-                    self.on_timers(Instant::now());
-                }
-            }
-            // Drain what is already queued before looking at the clock again.
-            while let Ok(ev) = self.inbound.try_recv() {
-                self.on_inbound(Some(ev));
-                if self.tcp_closed {
-                    break;
-                }
-            }
-            self.on_timers(Instant::now());
-        }
-    }
-
-    async fn run(&mut self) {
-        let steps = self.case.send.clone();
-        let mut last_message: Option<Step> = None;
-        if self.case.pmd == PmdUse::Required && self.obs.pmd.is_none() {
-            // Autobahn: UNIMPLEMENTED, the tester just closes.
-            self.send_close(1000);
-        }
-        for step in &steps {
-            // Let what already arrived be seen before each step (as an event loop would).
-            while let Ok(ev) = self.inbound.try_recv() {
-                self.on_inbound(Some(ev));
-            }
-            if self.tcp_closed {
-                break;
-            }
-            match step {
-                Step::Frame(f) => {
-                    self.send_frame(f);
-                    last_message = Some(step.clone());
-                }
-                Step::Message { opcode, payload, fragsize, chop, sync } => {
-                    self.send_message(*opcode, payload, *fragsize, *chop, *sync, 0);
-                    last_message = Some(step.clone());
-                }
-                Step::Wait { dur, mark } => {
-                    let d = (*dur).min(self.opts.max_case_time);
-                    self.pump(Some(Instant::now() + d)).await;
-                    if !self.open() {
-                        break;
-                    }
-                    if let Some(m) = mark {
-                        self.tr.note(&format!("still open after wait {m}"));
-                        self.obs.received.push(Received::StillOpen(m.clone()));
-                        self.check_decided();
-                    }
-                }
-                Step::FailAfter(d) => {
-                    self.fail_at = Some(Instant::now() + self.opts.scaled((*d).min(self.opts.max_case_time)))
-                }
-                Step::CloseAfter(d) => {
-                    self.close_at = Some(Instant::now() + self.opts.scaled((*d).min(self.opts.max_case_time)))
-                }
-                Step::BeginMessage(op) => self.stream = Some((*op, [0; 4], 0, true)),
-                Step::BeginFrame(len) => {
-                    let key = self.keys.mask_key();
-                    let (op, first) = match self.stream {
-                        Some((op, _, _, first)) => (op, first),
-                        None => (OpCode::TEXT, true),
-                    };
-                    let opcode = if first { op } else { OpCode::CONTINUATION };
-                    let spec = FrameSpec::new(opcode, Vec::new()).fin(false).masked(key).declared_len(*len);
-                    self.log_sent(&spec);
-                    if let Ok(b) = spec.encode() {
-                        self.write(b, None, false);
-                    }
-                    self.stream = Some((op, key, 0, false));
-                }
-                Step::FrameData(p) => {
-                    let (op, key, off, first) = self.stream.unwrap_or((OpCode::TEXT, [0; 4], 0, false));
-                    let mut data = p.bytes();
-                    wsprobe_wire::mask::apply_mask(&mut data, key, (off % 4) as usize);
-                    let n = data.len() as u64;
-                    self.tr.sent(&format!("  frame data: {} bytes", n));
-                    self.write(data, None, false);
-                    self.stream = Some((op, key, off + n, first));
-                }
-                Step::EndMessage => {
-                    let spec = FrameSpec::new(OpCode::CONTINUATION, Vec::new()).masked(self.keys.mask_key());
-                    self.log_sent(&spec);
-                    if let Ok(b) = spec.encode() {
-                        self.write(b, None, false);
-                    }
-                    self.stream = None;
-                }
-                Step::RepeatAfterEcho(n) => {
-                    let Some(msg) = last_message.clone() else {
-                        continue;
-                    };
-                    for i in 1..u64::from(*n) {
-                        while self.messages_received < i && !self.tcp_closed && self.open() {
-                            let before = self.messages_received;
-                            self.pump_once().await;
-                            if self.messages_received == before && !self.open() {
-                                break;
-                            }
-                        }
-                        if !self.open() {
-                            break;
-                        }
-                        match &msg {
-                            Step::Frame(f) => self.send_frame(f),
-                            Step::Message { opcode, payload, fragsize, chop, sync } => {
-                                self.send_message(*opcode, payload, *fragsize, *chop, *sync, i)
-                            }
-                            _ => {}
-                        }
-                    }
-                }
-            }
-        }
-        // No more steps: let the case run out (the target closes, a timer fires, or the
-        // tester closes once the expected events are in).
-        self.finish_when_done();
-        self.pump(None).await;
-        self.obs.was_clean = self.close_sent && self.close_received && !self.obs.failed_by_me;
-        let _ = self.out.send(WriteCmd::Shutdown);
-        self.reader.abort();
-        let writer = std::mem::replace(&mut self.writer, tokio::spawn(async {}));
-        if timeout(Duration::from_millis(200), writer).await.is_err() {
-            self.tr.note("writer still busy at the end of the case");
-        }
-        // Whatever the target sent is judged, even events that arrived late.
-        while let Ok(ev) = self.inbound.try_recv() {
-            if let Inbound::Violation(_) = ev {
-                self.on_inbound(Some(ev));
-            }
-        }
-    }
-
-    /// Processes one inbound event or one timer expiry.
-    async fn pump_once(&mut self) {
-        if self.tcp_closed {
-            return;
-        }
-        let deadline = self.next_deadline(None);
-        tokio::select! {
-            ev = self.inbound.recv() => self.on_inbound(ev),
-            _ = tokio::time::sleep_until(tokio::time::Instant::from_std(deadline)) => {}
-        }
-        self.on_timers(Instant::now());
     }
 }
 
