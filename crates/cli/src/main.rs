@@ -15,6 +15,7 @@ mod cmd_dissect;
 mod cmd_frame;
 mod cmd_reference_server;
 mod cmd_rules;
+mod cmd_serve;
 mod cmd_test;
 mod table_stream;
 
@@ -41,6 +42,8 @@ enum Command {
     Test(cmd_test::Args),
     /// List the conformance catalog.
     Cases(cmd_cases::Args),
+    /// Test WebSocket clients: a server speaking Autobahn fuzzingserver's URL protocol.
+    Serve(cmd_serve::Args),
     /// Run the built-in conformant echo server.
     ReferenceServer(cmd_reference_server::Args),
     /// List the rules table: every check, its id, RFC section and requirement.
@@ -69,6 +72,7 @@ fn main() -> ExitCode {
         Command::Frame(a) => cmd_frame::run(a),
         Command::Dissect(a) => cmd_dissect::run(a),
         Command::Test(a) => cmd_test::run(a),
+        Command::Serve(a) => cmd_serve::run(a),
         Command::Cases(a) => cmd_cases::run(a),
         Command::ReferenceServer(a) => cmd_reference_server::run(a),
         Command::Rules(a) => cmd_rules::run(a),

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use wsprobe_wire::close::code_allowed_on_wire;
 use wsprobe_wire::deflate::{Deflater, PmdConfig};
 use wsprobe_wire::encode::{FrameSpec, Masking};
-use wsprobe_wire::{Dir, Established, Event, Limits, OpCode, Role, Rule, Session};
+use wsprobe_wire::{Established, Event, Limits, OpCode, Role, Rule, Session};
 
 /// What the driver does to the connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,6 +59,10 @@ pub struct CaseEngine<'a> {
     keys: KeyGen,
     obs: Observed,
     tr: Transcript,
+    /// The tester's role: `Client` against a server (`wsprobe test`), `Server` against a
+    /// client (`wsprobe serve`). Decides masking, whose bytes are judged as the peer's,
+    /// and who closes TCP.
+    role: Role,
     /// The time of the call being handled.
     now: Instant,
     /// Decodes and judges everything the target sends.
@@ -131,11 +135,13 @@ impl<'a> CaseEngine<'a> {
         }
     }
 
-    /// The engine for `case` on a connection whose handshake is done (permessage-deflate
-    /// as `pmd` says), at `now`.
+    /// The engine for `case`, the tester in `role`, on a connection whose handshake is
+    /// done (permessage-deflate as `pmd` says), at `now`.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         case: &'a Case,
         opts: &'a RunOptions,
+        role: Role,
         keys: KeyGen,
         obs: Observed,
         tr: Transcript,
@@ -147,9 +153,10 @@ impl<'a> CaseEngine<'a> {
         let session = Session::established(limits, Established { pmd });
         // An offer with client_no_context_takeover is a promise kept even when the
         // answer leaves it out (RFC 7692 §7.1.1.2).
-        let promised = case.offer.as_deref().is_some_and(|o| o.contains("client_no_context_takeover"));
+        let promised = role == Role::Client
+            && case.offer.as_deref().is_some_and(|o| o.contains("client_no_context_takeover"));
         let deflater = pmd.map(|p| {
-            let (bits, nct) = p.for_sender(Role::Client);
+            let (bits, nct) = p.for_sender(role);
             // Level 1: the target must inflate any valid stream; the tester's CPU is
             // better spent elsewhere than on compression ratio.
             Deflater::with_level(bits, nct || promised, 1)
@@ -169,6 +176,7 @@ impl<'a> CaseEngine<'a> {
         CaseEngine {
             case,
             opts,
+            role,
             keys,
             obs,
             tr,
@@ -248,11 +256,11 @@ impl<'a> CaseEngine<'a> {
         // (Performance cases send only well-formed frames; judging megabytes twice
         // would only cost time.)
         if !self.case.performance {
-            self.self_check.feed(Dir::C2S, &bytes, &mut self.self_events);
+            self.self_check.feed(self.role.sends(), &bytes, &mut self.self_events);
         }
         for ev in self.self_events.drain(..) {
             if let Event::Violation(v) = ev
-                && v.by == Role::Client
+                && v.by == self.role
             {
                 self.tester_violated = true;
             }
@@ -283,11 +291,20 @@ impl<'a> CaseEngine<'a> {
         }
     }
 
+    /// `spec` as the tester's role sends it: masked with a fresh key by a client,
+    /// unmasked by a server (RFC 6455 §5.1).
+    fn masked(&mut self, spec: FrameSpec) -> FrameSpec {
+        match self.role {
+            Role::Client => spec.masked(self.keys.mask_key()),
+            Role::Server => spec,
+        }
+    }
+
     fn send_frame(&mut self, f: &FrameStep) {
         let payload = f.payload.bytes();
         let mut spec = FrameSpec::new(f.opcode, payload).fin(f.fin).rsv(f.rsv);
         if f.mask == MaskMode::Key {
-            spec = spec.masked(self.keys.mask_key());
+            spec = self.masked(spec);
         }
         if f.opcode == OpCode::PING && f.fin && f.payload.len() <= 125 {
             self.pings.push_back(spec.payload.clone());
@@ -347,7 +364,8 @@ impl<'a> CaseEngine<'a> {
         for (i, p) in pieces.into_iter().enumerate() {
             let op = if i == 0 { opcode } else { OpCode::CONTINUATION };
             let rsv = if i == 0 && compressed { 4 } else { 0 };
-            let spec = FrameSpec::new(op, p.to_vec()).fin(i + 1 == n).rsv(rsv).masked(self.keys.mask_key());
+            let spec = FrameSpec::new(op, p.to_vec()).fin(i + 1 == n).rsv(rsv);
+            let spec = self.masked(spec);
             self.log_sent(&spec);
             if chop.is_some() || sync {
                 if let Ok(b) = spec.encode() {
@@ -368,7 +386,7 @@ impl<'a> CaseEngine<'a> {
             return;
         }
         let body = code.to_be_bytes().to_vec();
-        let spec = FrameSpec::new(OpCode::CLOSE, body.clone()).masked(self.keys.mask_key());
+        let spec = self.masked(FrameSpec::new(OpCode::CLOSE, body.clone()));
         self.note_close_sent(&body);
         self.log_sent(&spec);
         if let Ok(b) = spec.encode() {
@@ -462,7 +480,7 @@ impl<'a> CaseEngine<'a> {
             OpCode::PING => {
                 let p = m.payload;
                 if !self.close_sent && !self.tcp_closed {
-                    let spec = FrameSpec::new(OpCode::PONG, p.clone()).masked(self.keys.mask_key());
+                    let spec = self.masked(FrameSpec::new(OpCode::PONG, p.clone()));
                     self.log_sent(&spec);
                     if let Ok(b) = spec.encode() {
                         self.write(b, None, false);
@@ -518,7 +536,7 @@ impl<'a> CaseEngine<'a> {
                         Some(_) => 1002u16.to_be_bytes().to_vec(),
                         None => Vec::new(),
                     };
-                    let spec = FrameSpec::new(OpCode::CLOSE, body.clone()).masked(self.keys.mask_key());
+                    let spec = self.masked(FrameSpec::new(OpCode::CLOSE, body.clone()));
                     self.note_close_sent(&body);
                     self.log_sent(&spec);
                     if let Ok(b) = spec.encode() {
@@ -526,6 +544,13 @@ impl<'a> CaseEngine<'a> {
                     }
                 }
                 self.handshake_done_at = Some(self.now);
+                if self.role == Role::Server {
+                    // The server closes TCP first once the closing handshake is over
+                    // (§7.1.1).
+                    self.tr.note("closing handshake over: the server (the tester) closes TCP");
+                    self.tcp_closed = true;
+                    self.outputs.push_back(Output::Shutdown);
+                }
             }
             _ => {}
         }
@@ -687,11 +712,11 @@ impl<'a> CaseEngine<'a> {
             return;
         }
         let mut events = std::mem::take(&mut self.events);
-        self.session.feed(Dir::S2C, bytes, &mut events);
+        self.session.feed(self.role.peer().sends(), bytes, &mut events);
         for ev in events.drain(..) {
             let closed = self.tcp_closed;
             match ev {
-                Event::Violation(v) if v.by == Role::Server => self.on_violation(v),
+                Event::Violation(v) if v.by == self.role.peer() => self.on_violation(v),
                 _ if closed => {}
                 Event::Message(m) => self.on_message(m),
                 Event::Frame(f) if self.frames_in_logged < FRAME_LOG => {
@@ -789,13 +814,16 @@ impl<'a> CaseEngine<'a> {
             }
             Step::BeginMessage(op) => self.stream = Some((op, [0; 4], 0, true)),
             Step::BeginFrame(len) => {
-                let key = self.keys.mask_key();
+                let key = if self.role == Role::Client { self.keys.mask_key() } else { [0; 4] };
                 let (op, first) = match self.stream {
                     Some((op, _, _, first)) => (op, first),
                     None => (OpCode::TEXT, true),
                 };
                 let opcode = if first { op } else { OpCode::CONTINUATION };
-                let spec = FrameSpec::new(opcode, Vec::new()).fin(false).masked(key).declared_len(len);
+                let mut spec = FrameSpec::new(opcode, Vec::new()).fin(false).declared_len(len);
+                if self.role == Role::Client {
+                    spec = spec.masked(key);
+                }
                 self.log_sent(&spec);
                 if let Ok(b) = spec.encode() {
                     self.write(b, None, false);
@@ -812,7 +840,7 @@ impl<'a> CaseEngine<'a> {
                 self.stream = Some((op, key, off + n, first));
             }
             Step::EndMessage => {
-                let spec = FrameSpec::new(OpCode::CONTINUATION, Vec::new()).masked(self.keys.mask_key());
+                let spec = self.masked(FrameSpec::new(OpCode::CONTINUATION, Vec::new()));
                 self.log_sent(&spec);
                 if let Ok(b) = spec.encode() {
                     self.write(b, None, false);
@@ -836,6 +864,7 @@ mod tests {
     use crate::catalog::Catalog;
     use crate::runner::Target;
     use crate::verdict::{Outcome, judge};
+    use wsprobe_wire::Dir;
     use wsprobe_wire::encode::close_payload;
 
     fn case(id: &str) -> Case {
@@ -877,8 +906,16 @@ mod tests {
 
     /// An engine for `c` started at `t0` on a freshly upgraded connection.
     fn started<'a>(c: &'a Case, o: &'a RunOptions, t0: Instant) -> CaseEngine<'a> {
-        let mut e =
-            CaseEngine::new(c, o, KeyGen::new(1, &c.id), established(), Transcript::new(t0), None, t0);
+        let mut e = CaseEngine::new(
+            c,
+            o,
+            Role::Client,
+            KeyGen::new(1, &c.id),
+            established(),
+            Transcript::new(t0),
+            None,
+            t0,
+        );
         e.start(&[], t0);
         e
     }
@@ -950,5 +987,60 @@ mod tests {
         let v = judge(&c, &obs);
         assert_eq!(v.outcome, Outcome::Failed);
         assert!(v.blamed.contains(&Rule::MaskServerMasked), "{:?}", v.blamed);
+    }
+
+    #[test]
+    fn as_a_server_it_sends_unmasked_judges_the_client_and_closes_tcp_first() {
+        let (c, o) = (case("1.1.2"), opts());
+        let t0 = Instant::now();
+        let mut e = CaseEngine::new(
+            &c,
+            &o,
+            Role::Server,
+            KeyGen::new(1, &c.id),
+            established(),
+            Transcript::new(t0),
+            None,
+            t0,
+        );
+        e.start(&[], t0);
+        let mut events = Vec::new();
+        let mut client_view = Session::established(Limits::default(), Established { pmd: None });
+        while let Some(Output::Write { bytes, .. }) = e.poll_output() {
+            client_view.feed(Dir::S2C, &bytes, &mut events);
+        }
+        assert!(!events.iter().any(|e| matches!(e, Event::Violation(_))), "{events:?}");
+        let sent = messages(&events);
+        assert_eq!(sent.len(), 1, "{events:?}");
+        // The client echoes, masked; then answers the server's Close.
+        let echo =
+            FrameSpec::new(OpCode::TEXT, sent[0].1.clone()).masked([9, 8, 7, 6]).encode().expect("frame");
+        e.receive(&echo, t0);
+        let close = FrameSpec::new(OpCode::CLOSE, close_payload(1000, b""))
+            .masked([1, 1, 1, 1])
+            .encode()
+            .expect("frame");
+        e.receive(&close, t0);
+        assert!(e.is_done(), "the server closes TCP once the closing handshake is over");
+        let (obs, tr) = e.finish();
+        let v = judge(&c, &obs);
+        assert_eq!(v.outcome, Outcome::Passed, "{v:?}\n{tr:?}");
+        assert!(!obs.dropped_by_me);
+
+        // An unmasked client frame is the client's violation.
+        let mut e = CaseEngine::new(
+            &c,
+            &o,
+            Role::Server,
+            KeyGen::new(1, &c.id),
+            established(),
+            Transcript::new(t0),
+            None,
+            t0,
+        );
+        e.start(&[], t0);
+        e.receive(&FrameSpec::new(OpCode::TEXT, b"x".to_vec()).encode().expect("frame"), t0);
+        let (obs, _) = e.finish();
+        assert!(judge(&c, &obs).blamed.contains(&Rule::MaskClientUnmasked));
     }
 }

@@ -13,6 +13,7 @@ pub mod corpus;
 pub mod engine;
 pub mod report;
 pub mod runner;
+pub mod serve;
 pub mod server;
 pub mod steps;
 pub mod transcript;

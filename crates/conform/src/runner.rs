@@ -17,6 +17,7 @@ use tokio::net::TcpStream;
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::sync::mpsc;
 use tokio::time::timeout;
+use wsprobe_wire::Role;
 use wsprobe_wire::deflate;
 use wsprobe_wire::handshake::{self, Progress, RequestBuilder, StdHeader};
 
@@ -369,14 +370,19 @@ pub async fn run_case(case: &Case, opts: &RunOptions) -> CaseRun {
         tr.note("permessage-deflate was not accepted: the case is UNIMPLEMENTED; the tester closes");
     }
     let (obs, tr) =
-        drive(CaseEngine::new(case, opts, keys, obs, tr, pmd, Instant::now()), stream, &rest).await;
+        drive(CaseEngine::new(case, opts, Role::Client, keys, obs, tr, pmd, Instant::now()), stream, &rest)
+            .await;
     CaseRun { observed: obs, transcript: tr, duration: start.elapsed() }
 }
 
 /// Plays a case engine on an established connection: what the target sends goes in as
 /// it arrives, the engine's deadlines are slept to, what it writes goes to a writer task
 /// (which chops and flushes as asked).
-async fn drive(mut engine: CaseEngine<'_>, stream: TcpStream, first: &[u8]) -> (Observed, Transcript) {
+pub(crate) async fn drive(
+    mut engine: CaseEngine<'_>,
+    stream: TcpStream,
+    first: &[u8],
+) -> (Observed, Transcript) {
     let (mut rd, wr) = stream.into_split();
     let (wtx, wrx) = mpsc::unbounded_channel();
     let writer = tokio::spawn(writer_task(wr, wrx));

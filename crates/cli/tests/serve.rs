@@ -1,0 +1,214 @@
+//! `wsprobe serve --once` against real third-party clients: the Python `websockets` and
+//! Node `ws` clients from `peers/`, each run by an Autobahn-style driver (getCaseCount,
+//! runCase echoing every message, updateReports). Their results must match the committed
+//! baselines (exit code 0), the reports must be written, and the Python client's verdicts
+//! must equal Autobahn fuzzingserver's own (../shared/reference) except for the listed
+//! timing races. Without the peers the tests fail under CI and are skipped otherwise.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The peer's program, or a skip (outside CI) when `scripts/setup-peers.sh` was not run.
+fn peer(program: &Path) -> Option<PathBuf> {
+    if program.exists() {
+        return Some(program.to_path_buf());
+    }
+    assert!(std::env::var_os("CI").is_none(), "{} missing: run scripts/setup-peers.sh", program.display());
+    eprintln!("SKIPPED: {} missing (scripts/setup-peers.sh installs it)", program.display());
+    None
+}
+
+/// Starts `wsprobe serve --once` on a free loopback port with `extra` arguments;
+/// returns the child and its base URL (read from the line it prints first).
+fn serve(extra: &[&str]) -> (Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wsprobe"))
+        .args(["serve", "--once", "--listen", "127.0.0.1:0"])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("wsprobe serve");
+    let mut line = String::new();
+    BufReader::new(child.stderr.take().expect("stderr")).read_line(&mut line).expect("first line");
+    let url =
+        line.split_whitespace().find(|w| w.starts_with("ws://")).expect("URL in the first line").to_string();
+    (child, url.trim_end_matches('/').to_string())
+}
+
+/// Waits for `child` at most `limit`; kills it and fails after that.
+fn wait(child: &mut Child, limit: Duration, what: &str) -> i32 {
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            return status.code().unwrap_or(-1);
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            panic!("{what} still running after {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Runs the driver against `wsprobe serve --once` with the peer's baseline; returns the
+/// report directory.
+fn run_peer(name: &str, driver: &[&str], baseline: &str) -> PathBuf {
+    let out = std::env::temp_dir().join(format!("wsprobe-serve-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    let junit = out.join("junit.xml");
+    std::fs::create_dir_all(&out).expect("temp dir");
+    let baseline = repo().join(baseline);
+    let (mut server, url) = serve(&[
+        "--report",
+        out.to_str().expect("utf-8"),
+        "--junit",
+        junit.to_str().expect("utf-8"),
+        "--baseline",
+        baseline.to_str().expect("utf-8"),
+    ]);
+    let mut client = Command::new(driver[0])
+        .args(&driver[1..])
+        .arg(&url)
+        .args(["--agent", name])
+        .current_dir(repo())
+        .spawn()
+        .expect("driver");
+    assert_eq!(wait(&mut client, Duration::from_secs(600), "the driver"), 0, "{name}: driver failed");
+    let code = wait(&mut server, Duration::from_secs(30), "wsprobe serve");
+    let mut stdout = String::new();
+    if let Some(mut s) = server.stdout.take() {
+        let _ = std::io::Read::read_to_string(&mut s, &mut stdout);
+    }
+    assert_eq!(code, 0, "{name}: results differ from {}:\n{stdout}", baseline.display());
+    assert!(junit.exists(), "JUnit written");
+    out
+}
+
+fn index(out: &Path, agent: &str) -> serde_json::Map<String, serde_json::Value> {
+    let text = std::fs::read_to_string(out.join("index.json")).expect("index.json");
+    let v: serde_json::Value = serde_json::from_str(&text).expect("json");
+    v.get(agent).and_then(|a| a.as_object()).cloned().expect("the agent's results")
+}
+
+#[test]
+fn python_websockets_client_matches_its_baseline_and_autobahn() {
+    let Some(py) = peer(&repo().join("peers/.venv/bin/python")) else { return };
+    let py = py.to_str().expect("utf-8").to_string();
+    let out = run_peer(
+        "python-websockets",
+        &[&py, "peers/python/fuzzingclient.py"],
+        "reports/baselines/python-websockets-client.json",
+    );
+    let got = index(&out, "python-websockets");
+    assert_eq!(got.len(), 301);
+    // Calibration against Autobahn fuzzingserver's verdicts on the same client.
+    let reference = repo().join("../shared/reference/autobahn-results-websockets-client.json");
+    let Ok(text) = std::fs::read_to_string(&reference) else {
+        eprintln!("SKIPPED calibration: {} missing", reference.display());
+        return;
+    };
+    let reference: serde_json::Value = serde_json::from_str(&text).expect("reference json");
+    let cases = reference["cases"].as_object().expect("cases");
+    let exceptions = std::fs::read_to_string(repo().join("reports/calibration-exceptions-client.toml"))
+        .expect("exceptions");
+    let exceptions: toml::Value = toml::from_str(&exceptions).expect("toml");
+    let timing: Vec<&str> = exceptions["exception"]
+        .as_array()
+        .expect("exceptions")
+        .iter()
+        .filter(|e| e["kind"].as_str() == Some("timing"))
+        .filter_map(|e| e["id"].as_str())
+        .collect();
+    let mut differences = Vec::new();
+    for (id, want) in cases {
+        let have = &got[id];
+        let pass = |b: &serde_json::Value| matches!(b.as_str(), Some("OK" | "NON-STRICT"));
+        let same = have["behavior"] == want["behavior"]
+            || (timing.contains(&id.as_str()) && pass(&have["behavior"]) && pass(&want["behavior"]));
+        if !same
+            || have["behaviorClose"] != want["behaviorClose"]
+            || have["remoteCloseCode"] != want["remoteCloseCode"]
+        {
+            differences.push(format!("{id}: wsprobe {have}, Autobahn {want}"));
+        }
+    }
+    assert!(differences.is_empty(), "unlisted differences from Autobahn:\n{}", differences.join("\n"));
+}
+
+#[test]
+fn node_ws_client_matches_its_baseline() {
+    let node_ok = Command::new("node").arg("--version").output().is_ok_and(|o| o.status.success());
+    if !node_ok || peer(&repo().join("peers/node/node_modules/ws")).is_none() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "node or peers/node/node_modules missing: run scripts/setup-peers.sh"
+        );
+        return;
+    }
+    let out = run_peer(
+        "node-ws",
+        &["node", "peers/node/fuzzingclient.js"],
+        "reports/baselines/node-ws-client.json",
+    );
+    assert_eq!(index(&out, "node-ws").len(), 301);
+}
+
+/// Opens `path` on the server with a raw upgrade request; returns the stream after the
+/// 101 (read up to the end of its head).
+fn raw_upgrade(base: &str, path: &str) -> std::net::TcpStream {
+    use std::io::{Read, Write};
+    let addr = base.trim_start_matches("ws://");
+    let mut s = std::net::TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(20))).expect("timeout");
+    let req = format!(
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    );
+    s.write_all(req.as_bytes()).expect("request");
+    let mut head = Vec::new();
+    let mut b = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        assert_eq!(s.read(&mut b).expect("101"), 1, "closed during the 101");
+        head.push(b[0]);
+    }
+    assert!(head.starts_with(b"HTTP/1.1 101"), "{}", String::from_utf8_lossy(&head));
+    s
+}
+
+#[test]
+fn hostile_clients_end_with_verdicts_not_hangs() {
+    use std::io::{Read, Write};
+    let out = std::env::temp_dir().join(format!("wsprobe-serve-hostile-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    let (mut server, url) =
+        serve(&["--cases", "1.1.1,1.1.2", "--timeout", "1", "--report", out.to_str().expect("utf-8")]);
+    let start = Instant::now();
+    // Connects and never sends a request: dropped after --timeout, nothing recorded.
+    let _silent = std::net::TcpStream::connect(url.trim_start_matches("ws://")).expect("connect");
+    // Garbage after the handshake: a reserved opcode fails the case at once.
+    let mut garbage = raw_upgrade(&url, "/runCase?case=1&agent=hostile");
+    garbage.write_all(&[0xff; 64]).expect("garbage");
+    let mut sink = Vec::new();
+    let _ = garbage.read_to_end(&mut sink);
+    // Upgrades and then says nothing: the case's own timers end it.
+    let mut hang = raw_upgrade(&url, "/runCase?case=2&agent=hostile");
+    let _ = hang.read_to_end(&mut sink);
+    let mut report = raw_upgrade(&url, "/updateReports?agent=hostile");
+    let _ = report.read_to_end(&mut sink);
+    let code = wait(&mut server, Duration::from_secs(60), "wsprobe serve");
+    assert_eq!(code, 1, "failed cases fail the run");
+    assert!(start.elapsed() < Duration::from_secs(60));
+    let got = index(&out, "hostile");
+    assert_eq!(got.len(), 2);
+    for (id, r) in &got {
+        assert_eq!(r["behavior"], "FAILED", "{id}: {r}");
+    }
+    let case1 = std::fs::read_to_string(out.join("hostile_case_1_1_1.json")).expect("case report");
+    assert!(case1.contains("frame.opcode-reserved") || case1.contains("rsv"), "the rule is named: {case1}");
+}

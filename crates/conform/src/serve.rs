@@ -1,0 +1,305 @@
+//! `wsprobe serve`: conformance testing of WebSocket clients. A server that speaks
+//! Autobahn fuzzingserver's URL protocol, so client drivers written for it work
+//! unchanged:
+//!
+//! | URL | what the server does |
+//! |---|---|
+//! | `/getCaseCount` | sends the number of cases as a text message, closes |
+//! | `/runCase?case=N&agent=A` | plays the N-th case (1-based) against the connecting client |
+//! | `/getCaseInfo?case=N` | sends `{"id": ..., "description": ...}` |
+//! | `/getCaseStatus?case=N&agent=A` | sends `{"behavior": ...}` of A's last run of case N |
+//! | `/updateReports?agent=A` | writes the reports (all agents, or A), closes |
+//!
+//! Each case is played by the sans-IO [`CaseEngine`] in the server role (frames
+//! unmasked, every byte the client sends judged as the client's), driven by the same
+//! tokio driver as `wsprobe test`. Every wait has a timeout: a client that never
+//! sends its request, hangs or floods ends with a verdict, never a hang of the server.
+
+use crate::catalog::Case;
+use crate::engine::CaseEngine;
+use crate::report;
+use crate::runner::{CaseResult, KeyGen, RunOptions, drive};
+use crate::transcript::Transcript;
+use crate::verdict::{self, Finding, Observed};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use wsprobe_wire::encode::{FrameSpec, close_payload};
+use wsprobe_wire::handshake::{self, Progress, Request};
+use wsprobe_wire::{OpCode, Role};
+
+/// What `wsprobe serve` runs and writes.
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    /// The client catalog, in the order `runCase` numbers it (1-based).
+    pub cases: Vec<Case>,
+    /// Timeouts, time scale and seed (the target URL is unused).
+    pub opts: RunOptions,
+    /// Directory of the Autobahn-style reports (index.json, per-case JSON, HTML).
+    pub report: Option<PathBuf>,
+    /// JUnit file.
+    pub junit: Option<PathBuf>,
+    /// Stop after the first `updateReports`.
+    pub once: bool,
+}
+
+/// How a `serve` run ended (with `--once`).
+#[derive(Debug)]
+pub struct ServeOutcome {
+    /// Results per agent, in case order.
+    pub agents: BTreeMap<String, Vec<CaseResult>>,
+    /// The agent whose `updateReports` ended the run.
+    pub agent: String,
+}
+
+impl ServeOutcome {
+    /// Whether any case of any agent failed.
+    pub fn failed(&self) -> bool {
+        self.agents.values().flatten().any(|r| r.verdict.outcome == crate::Outcome::Failed)
+    }
+}
+
+/// Results kept per agent: case number to result.
+type Results = Mutex<BTreeMap<String, BTreeMap<usize, CaseResult>>>;
+
+/// Largest request head a client may send.
+const HEAD_MAX: usize = 16 << 10;
+
+/// Serves until an `updateReports` when `cfg.once` (returning the results), forever
+/// otherwise. Errors only when the reports cannot be written.
+pub async fn serve(listener: TcpListener, cfg: Arc<ServeConfig>) -> Result<ServeOutcome, String> {
+    let results: Arc<Results> = Arc::default();
+    let (done_tx, mut done_rx) = tokio::sync::mpsc::channel::<Result<String, String>>(4);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let Ok((stream, _)) = accepted else { continue };
+                let (cfg, results, done_tx) = (cfg.clone(), results.clone(), done_tx.clone());
+                tokio::spawn(async move {
+                    if let Some(r) = connection(stream, &cfg, &results).await {
+                        let _ = done_tx.send(r).await;
+                    }
+                });
+            }
+            Some(r) = done_rx.recv() => {
+                let agent = r?;
+                if cfg.once {
+                    let agents = take_results(&results);
+                    return Ok(ServeOutcome { agents, agent });
+                }
+            }
+        }
+    }
+}
+
+fn take_results(results: &Results) -> BTreeMap<String, Vec<CaseResult>> {
+    let map = results.lock().map(|m| m.clone()).unwrap_or_default();
+    map.into_iter().map(|(a, r)| (a, r.into_values().collect())).collect()
+}
+
+/// One client connection: its request, then what its URL asks for. Returns the
+/// outcome of an `updateReports` (the agent, or why the reports failed).
+async fn connection(
+    mut stream: TcpStream,
+    cfg: &ServeConfig,
+    results: &Results,
+) -> Option<Result<String, String>> {
+    let _ = stream.set_nodelay(true);
+    let (req, rest) = read_request(&mut stream, cfg.opts.timeout).await?;
+    let (path, query) = split_target(&req.target);
+    let Some(key) = req.header("sec-websocket-key").map(|k| String::from_utf8_lossy(k).trim().to_string())
+    else {
+        let body = "wsprobe serve: WebSocket client testing (Autobahn fuzzingserver URLs: \
+                    /getCaseCount, /runCase?case=N&agent=A, /getCaseInfo?case=N, \
+                    /getCaseStatus?case=N&agent=A, /updateReports?agent=A)\n";
+        let head = format!(
+            "HTTP/1.1 426 Upgrade Required\r\nUpgrade: websocket\r\nContent-Type: text/plain\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        );
+        let _ = stream.write_all(head.as_bytes()).await;
+        let _ = stream.write_all(body.as_bytes()).await;
+        return None;
+    };
+    let accept = format!(
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Accept: {}\r\n\r\n",
+        handshake::accept_key(&key)
+    );
+    if stream.write_all(accept.as_bytes()).await.is_err() {
+        return None;
+    }
+    let number = query.get("case").and_then(|c| c.parse::<usize>().ok());
+    let agent = query.get("agent").cloned().unwrap_or_else(|| "unknown".into());
+    match path {
+        "/runCase" => {
+            let Some((n, case)) = number.and_then(|n| Some((n, cfg.cases.get(n.checked_sub(1)?)?))) else {
+                say_and_close(&mut stream, &format!("no case {:?}", query.get("case"))).await;
+                return None;
+            };
+            let r = run_case(case, &cfg.opts, &req, stream, &rest).await;
+            if let Ok(mut m) = results.lock() {
+                m.entry(agent).or_default().insert(n, r);
+            }
+            None
+        }
+        "/getCaseCount" => {
+            say_and_close(&mut stream, &cfg.cases.len().to_string()).await;
+            None
+        }
+        "/getCaseInfo" => {
+            let info = number
+                .and_then(|n| cfg.cases.get(n.checked_sub(1)?))
+                .map(|c| serde_json::json!({ "id": c.id, "description": c.title }).to_string());
+            say_and_close(&mut stream, &info.unwrap_or_else(|| "{}".into())).await;
+            None
+        }
+        "/getCaseStatus" => {
+            let behavior = results.lock().ok().and_then(|m| {
+                let r = m.get(&agent)?.get(&number?)?;
+                serde_json::to_value(r.verdict.behavior).ok()
+            });
+            let status = serde_json::json!({ "behavior": behavior.unwrap_or("UNKNOWN".into()) });
+            say_and_close(&mut stream, &status.to_string()).await;
+            None
+        }
+        "/updateReports" => {
+            let written = write_reports(cfg, &take_results(results));
+            say_and_close(&mut stream, "").await;
+            Some(written.map(|()| agent))
+        }
+        _ => {
+            say_and_close(&mut stream, &format!("unknown URL {path}")).await;
+            None
+        }
+    }
+}
+
+/// Plays `case` against the client whose upgrade request was `req`.
+async fn run_case(
+    case: &Case,
+    opts: &RunOptions,
+    req: &Request,
+    stream: TcpStream,
+    rest: &[u8],
+) -> CaseResult {
+    let start = Instant::now();
+    let mut obs = Observed { established: true, status: Some(101), ..Observed::default() };
+    let mut tr = Transcript::new(start);
+    tr.request = format!("{} {}", req.method, req.target);
+    for (rule, detail) in handshake::check_request(req) {
+        tr.note(&format!("handshake: {rule}: {detail}"));
+        obs.findings.push(Finding { rule, detail });
+    }
+    let keys = KeyGen::new(opts.seed, &case.id);
+    let engine = CaseEngine::new(case, opts, Role::Server, keys, obs, tr, None, start);
+    let (observed, transcript) = drive(engine, stream, rest).await;
+    let verdict = verdict::judge(case, &observed);
+    CaseResult { case: Arc::new(case.clone()), verdict, observed, transcript, duration: start.elapsed() }
+}
+
+/// Writes the reports of every agent, JUnit of all results.
+fn write_reports(cfg: &ServeConfig, agents: &BTreeMap<String, Vec<CaseResult>>) -> Result<(), String> {
+    if let Some(dir) = &cfg.report {
+        for (agent, results) in agents {
+            let summary =
+                format!("{} cases against {agent}\n{}", results.len(), report::Counts::of(results).line());
+            report::write_report_dir(dir, agent, results, &summary)?;
+        }
+    }
+    if let Some(f) = &cfg.junit {
+        let all: Vec<CaseResult> = agents.values().flatten().cloned().collect();
+        let agent = agents.keys().cloned().collect::<Vec<_>>().join(", ");
+        let xml = report::junit(&agent, &all)?;
+        std::fs::write(f, xml).map_err(|e| format!("{}: {e}", f.display()))?;
+    }
+    Ok(())
+}
+
+/// Reads the request head (within `limit`); returns it with the bytes after it.
+async fn read_request(stream: &mut TcpStream, limit: Duration) -> Option<(Request, Vec<u8>)> {
+    let deadline = tokio::time::Instant::now() + limit;
+    let mut buf = Vec::with_capacity(1024);
+    loop {
+        match handshake::parse_request(&buf) {
+            Ok(Progress::Complete { value, consumed }) => return Some((value, buf.split_off(consumed))),
+            Ok(Progress::Partial) if buf.len() < HEAD_MAX => {}
+            _ => return None,
+        }
+        let mut chunk = [0u8; 4096];
+        match tokio::time::timeout_at(deadline, stream.read(&mut chunk)).await {
+            Ok(Ok(n)) if n > 0 => buf.extend_from_slice(&chunk[..n]),
+            _ => return None,
+        }
+    }
+}
+
+/// Sends `text` as a text message (if not empty) and a Close, waits a moment for the
+/// client's Close, and closes TCP.
+async fn say_and_close(stream: &mut TcpStream, text: &str) {
+    let mut out = Vec::new();
+    if !text.is_empty() {
+        let _ = FrameSpec::new(OpCode::TEXT, text.as_bytes().to_vec()).encode_into(&mut out);
+    }
+    let _ = FrameSpec::new(OpCode::CLOSE, close_payload(1000, b"")).encode_into(&mut out);
+    if stream.write_all(&out).await.is_ok() {
+        let mut sink = [0u8; 1024];
+        let _ = tokio::time::timeout(Duration::from_secs(1), stream.read(&mut sink)).await;
+    }
+    let _ = stream.shutdown().await;
+}
+
+/// The path and the decoded query parameters of a request target.
+fn split_target(target: &str) -> (&str, BTreeMap<String, String>) {
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    let params = query
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (percent_decode(k), percent_decode(v)))
+        .collect();
+    (path, params)
+}
+
+/// `%XX` and `+` decoding (invalid escapes are kept as they are).
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'%' if i + 2 < b.len() => {
+                match u8::from_str_radix(std::str::from_utf8(&b[i + 1..i + 3]).unwrap_or("zz"), 16) {
+                    Ok(v) => {
+                        out.push(v);
+                        i += 3;
+                        continue;
+                    }
+                    Err(_) => out.push(b'%'),
+                }
+            }
+            b'+' => out.push(b' '),
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_and_escapes() {
+        let (p, q) = split_target("/runCase?case=12&agent=Python%20websockets+17");
+        assert_eq!(p, "/runCase");
+        assert_eq!(q.get("case").map(String::as_str), Some("12"));
+        assert_eq!(q.get("agent").map(String::as_str), Some("Python websockets 17"));
+        assert_eq!(percent_decode("a%2"), "a%2");
+        assert_eq!(percent_decode("%zz%41"), "%zzA");
+        assert_eq!(split_target("/getCaseCount").0, "/getCaseCount");
+    }
+}
