@@ -10,9 +10,6 @@ use wsprobe_conform::report;
 use wsprobe_conform::runner::{RunOptions, Target};
 use wsprobe_conform::serve::{ServeConfig, serve};
 
-/// The client catalog by default: Autobahn's categories in the server-to-client direction.
-const CLIENT_CASES: &str = "1.*,2.*,3.*,4.*,5.*,6.*,7.*,9.*,10.*";
-
 /// Arguments of `wsprobe serve`.
 #[derive(clap::Args)]
 #[command(after_help = "\
@@ -41,6 +38,14 @@ A driver, with Python websockets (peers/python/fuzzingclient.py is a complete on
           pass
   asyncio.run(main())
 
+The catalog: Autobahn's categories 1-7, 9 and 10 in the server-to-client direction, and
+wsprobe's C.* cases (a masked server frame, a 101 with a wrong Accept, without Upgrade or
+Connection, with an extension or subprotocol the client did not offer: the client must fail
+the connection; eight echoes with fresh masking keys). In every case the client's request
+is judged (hs.request-*), its masking keys (mask.key-predictable: all-zero, repeated, or
+reused from another connection) and its Sec-WebSocket-Key against its earlier connections
+(hs.request-key-reused).
+
 In CI:  wsprobe serve --once --report out/ --junit junit.xml & ./my-client-driver; wait
 
 Exit codes (with --once): 0 nothing failed outside the baseline, 1 something did, 2 usage
@@ -65,7 +70,8 @@ pub struct Args {
     /// Rewrite the --baseline file from this run (with --once).
     #[arg(long, requires = "baseline")]
     update_baseline: bool,
-    /// Cases to serve, as globs over case ids; comma-separated or repeated (default: 1-7, 9, 10).
+    /// Cases to serve, as globs over case ids; comma-separated or repeated (default: all of
+    /// the client catalog: Autobahn's 1-7, 9, 10 and wsprobe's C.*).
     #[arg(long, value_name = "GLOBS")]
     cases: Vec<String>,
     /// Cases to leave out, as globs.
@@ -81,8 +87,7 @@ pub struct Args {
 
 /// Runs the command.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let include = if args.cases.is_empty() { vec![CLIENT_CASES.to_string()] } else { args.cases.clone() };
-    let cases = match Catalog::builtin().select(&include, &args.exclude) {
+    let cases = match Catalog::for_clients().select(&args.cases, &args.exclude) {
         Ok(c) if !c.is_empty() => c,
         Ok(_) => {
             eprintln!("wsprobe: --cases selects no case (`wsprobe cases` lists them)");

@@ -7,6 +7,10 @@ use std::path::Path;
 use toml::Spanned;
 use wsprobe_wire::Rule;
 
+/// wsprobe's own client cases (`wsprobe serve` only).
+pub const CLIENT_CASES: (&str, &str) =
+    ("wsprobe/C-client.toml", include_str!("../../../cases/wsprobe/C-client.toml"));
+
 /// The catalog compiled into the binary: `(file name, contents)` of every case file.
 pub const BUILTIN: &[(&str, &str)] = &[
     ("autobahn/1-framing.toml", include_str!("../../../cases/autobahn/1-framing.toml")),
@@ -119,6 +123,9 @@ pub struct Case {
     pub request: Vec<RequestEdit>,
     /// Request edits as written.
     pub request_text: Vec<String>,
+    /// Edits of the server's 101 answer (client cases of `wsprobe serve`: `omit`, `set`,
+    /// `add` of a header).
+    pub response: Vec<RequestEdit>,
     /// What the handshake must lead to.
     pub handshake: HandshakeExpect,
     /// Steps.
@@ -248,6 +255,8 @@ struct CaseRaw {
     #[serde(default)]
     request: Vec<Spanned<String>>,
     #[serde(default)]
+    response: Vec<Spanned<String>>,
+    #[serde(default)]
     handshake: Option<Spanned<String>>,
     #[serde(default)]
     send: Vec<Spanned<String>>,
@@ -283,6 +292,7 @@ const STD_HEADERS: &[&str] = &[
     "sec-websocket-protocol",
     "sec-websocket-extensions",
     "sec-websocket-version",
+    "sec-websocket-accept",
 ];
 
 fn parse_request_edit(s: &str) -> Result<RequestEdit, String> {
@@ -379,6 +389,14 @@ fn parse_case(
     for r in &raw.request {
         request.push(parse_request_edit(r.get_ref()).map_err(|m| err(r.span(), format!("case {id}: {m}")))?);
     }
+    let mut response = Vec::new();
+    for r in &raw.response {
+        match parse_request_edit(r.get_ref()) {
+            Ok(e @ (RequestEdit::Omit(_) | RequestEdit::Set(..) | RequestEdit::Add(..))) => response.push(e),
+            Ok(_) => return Err(err(r.span(), format!("case {id}: a response edit is omit, set or add"))),
+            Err(m) => return Err(err(r.span(), format!("case {id}: {m}"))),
+        }
+    }
     let handshake = match raw.handshake.as_ref().map(|h| (h.get_ref().as_str(), h.span())) {
         None | Some(("accept", _)) => HandshakeExpect::Accept,
         Some(("reject", _)) => HandshakeExpect::Reject,
@@ -430,6 +448,7 @@ fn parse_case(
         rules,
         request,
         request_text: raw.request.iter().map(|s| s.get_ref().clone()).collect(),
+        response,
         handshake,
         send,
         send_text: raw.send.iter().map(|s| s.get_ref().clone()).collect(),
@@ -504,6 +523,19 @@ impl Catalog {
             .expect("the built-in catalog is valid (checked by tests)")
     }
 
+    /// The client catalog of `wsprobe serve`: Autobahn's categories 1-7, 9 and 10 (the
+    /// server-to-client direction) and wsprobe's own client cases `C.*`.
+    pub fn for_clients() -> Catalog {
+        let autobahn = BUILTIN.iter().copied().filter(|(f, _)| {
+            f.strip_prefix("autobahn/")
+                .and_then(|n| n.split('-').next())
+                .and_then(|n| n.parse::<u32>().ok())
+                .is_some_and(|n| n <= 10)
+        });
+        Catalog::from_sources(autobahn.chain([CLIENT_CASES]))
+            .expect("the built-in client catalog is valid (checked by tests)")
+    }
+
     /// Loads every `*.toml` file under `dir` (recursively).
     pub fn load_dir(dir: &Path) -> Result<Catalog, CatalogError> {
         let mut files = Vec::new();
@@ -572,6 +604,18 @@ pub fn globs(patterns: &[String]) -> Result<globset::GlobSet, String> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn client_catalog_is_autobahn_1_to_10_and_c() {
+        let c = Catalog::for_clients();
+        let ids: Vec<&str> = c.cases.iter().map(|c| c.id.as_str()).collect();
+        assert_eq!(ids.iter().filter(|i| i.starts_with("C.")).count(), 8);
+        assert_eq!(ids.len(), 301 + 8);
+        assert!(!ids.iter().any(|i| i.starts_with("12.") || i.starts_with("H.")));
+        assert!(c.cases.iter().any(|c| !c.response.is_empty()));
+        assert!(!Catalog::builtin().cases.iter().any(|c| c.id.starts_with("C.")));
+    }
+
     use super::*;
 
     #[test]

@@ -70,6 +70,11 @@ pub struct CaseEngine<'a> {
     events: Vec<Event>,
     /// Received frames logged in the transcript so far.
     frames_in_logged: usize,
+    /// The peer's (a client's) first and latest masking keys, and whether a
+    /// predictable key was reported already.
+    first_key: Option<[u8; 4]>,
+    last_key: Option<[u8; 4]>,
+    predictable_reported: bool,
     outputs: VecDeque<Output>,
     steps: Vec<Step>,
     /// Index of the next step.
@@ -184,6 +189,9 @@ impl<'a> CaseEngine<'a> {
             session,
             events: Vec::new(),
             frames_in_logged: 0,
+            first_key: None,
+            last_key: None,
+            predictable_reported: false,
             outputs: VecDeque::new(),
             steps: case.send.clone(),
             pc: 0,
@@ -303,9 +311,13 @@ impl<'a> CaseEngine<'a> {
     fn send_frame(&mut self, f: &FrameStep) {
         let payload = f.payload.bytes();
         let mut spec = FrameSpec::new(f.opcode, payload).fin(f.fin).rsv(f.rsv);
-        if f.mask == MaskMode::Key {
-            spec = self.masked(spec);
-        }
+        // `mask=none` is the wrong way round for the tester's role: unmasked from a
+        // client, masked from a server.
+        spec = match (f.mask, self.role) {
+            (MaskMode::Key, _) => self.masked(spec),
+            (MaskMode::None, Role::Server) => spec.masked(self.keys.mask_key()),
+            (MaskMode::None, Role::Client) => spec,
+        };
         if f.opcode == OpCode::PING && f.fin && f.payload.len() <= 125 {
             self.pings.push_back(spec.payload.clone());
         }
@@ -719,15 +731,51 @@ impl<'a> CaseEngine<'a> {
                 Event::Violation(v) if v.by == self.role.peer() => self.on_violation(v),
                 _ if closed => {}
                 Event::Message(m) => self.on_message(m),
-                Event::Frame(f) if self.frames_in_logged < FRAME_LOG => {
-                    self.frames_in_logged += 1;
-                    let line = frame_line(&f.header, &f.payload);
-                    self.tr.received(&line);
+                Event::Frame(f) => {
+                    if let Some(key) = f.header.mask_key {
+                        self.check_key(key);
+                    }
+                    if self.frames_in_logged < FRAME_LOG {
+                        self.frames_in_logged += 1;
+                        let line = frame_line(&f.header, &f.payload);
+                        self.tr.received(&line);
+                    }
                 }
                 _ => {}
             }
         }
         self.events = events;
+    }
+
+    /// Judges a client's masking key (§5.3, §10.3): all zero, or the same as the frame
+    /// before, is predictable (reported once per connection).
+    fn check_key(&mut self, key: [u8; 4]) {
+        self.first_key.get_or_insert(key);
+        let repeated = self.last_key == Some(key);
+        self.last_key = Some(key);
+        if self.predictable_reported || self.role != Role::Server {
+            return;
+        }
+        let why = if key == [0; 4] {
+            "an all-zero masking key (the payload goes out unmasked)"
+        } else if repeated {
+            "the same masking key as the frame before"
+        } else {
+            return;
+        };
+        self.predictable_reported = true;
+        self.add_finding(Rule::MaskKeyPredictable, format!("client frame with {why}"));
+    }
+
+    /// The peer's first masking key (a client's), for checks across connections.
+    pub fn first_mask_key(&self) -> Option<[u8; 4]> {
+        self.first_key
+    }
+
+    /// Records a rule the peer broke outside this connection's bytes (across
+    /// connections, as a nonce or masking key used again).
+    pub fn add_peer_finding(&mut self, rule: Rule, detail: String) {
+        self.add_finding(rule, detail);
     }
 
     /// Plays the steps as far as they can go now.

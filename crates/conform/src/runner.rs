@@ -371,18 +371,15 @@ pub async fn run_case(case: &Case, opts: &RunOptions) -> CaseRun {
     }
     let (obs, tr) =
         drive(CaseEngine::new(case, opts, Role::Client, keys, obs, tr, pmd, Instant::now()), stream, &rest)
-            .await;
+            .await
+            .finish();
     CaseRun { observed: obs, transcript: tr, duration: start.elapsed() }
 }
 
 /// Plays a case engine on an established connection: what the target sends goes in as
 /// it arrives, the engine's deadlines are slept to, what it writes goes to a writer task
 /// (which chops and flushes as asked).
-pub(crate) async fn drive(
-    mut engine: CaseEngine<'_>,
-    stream: TcpStream,
-    first: &[u8],
-) -> (Observed, Transcript) {
+pub(crate) async fn drive<'a>(mut engine: CaseEngine<'a>, stream: TcpStream, first: &[u8]) -> CaseEngine<'a> {
     let (mut rd, wr) = stream.into_split();
     let (wtx, wrx) = mpsc::unbounded_channel();
     let writer = tokio::spawn(writer_task(wr, wrx));
@@ -423,7 +420,7 @@ pub(crate) async fn drive(
     if timeout(Duration::from_millis(200), writer).await.is_err() {
         engine.note("writer still busy at the end of the case");
     }
-    engine.finish()
+    engine
 }
 
 async fn writer_task(mut wr: OwnedWriteHalf, mut rx: mpsc::UnboundedReceiver<WriteCmd>) {

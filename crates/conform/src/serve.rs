@@ -15,7 +15,7 @@
 //! tokio driver as `wsprobe test`. Every wait has a timeout: a client that never
 //! sends its request, hangs or floods ends with a verdict, never a hang of the server.
 
-use crate::catalog::Case;
+use crate::catalog::{Case, RequestEdit};
 use crate::engine::CaseEngine;
 use crate::report;
 use crate::runner::{CaseResult, KeyGen, RunOptions, drive};
@@ -29,7 +29,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use wsprobe_wire::encode::{FrameSpec, close_payload};
 use wsprobe_wire::handshake::{self, Progress, Request};
-use wsprobe_wire::{OpCode, Role};
+use wsprobe_wire::{OpCode, Role, Rule};
 
 /// What `wsprobe serve` runs and writes.
 #[derive(Debug, Clone)]
@@ -65,6 +65,15 @@ impl ServeOutcome {
 /// Results kept per agent: case number to result.
 type Results = Mutex<BTreeMap<String, BTreeMap<usize, CaseResult>>>;
 
+/// What a client showed on its earlier connections: its handshake nonces and the first
+/// masking key of each connection (first keys only: 32-bit random keys of thousands of
+/// frames would collide by chance, a few hundred connections' first keys not).
+#[derive(Default)]
+struct Seen {
+    nonces: std::collections::HashMap<String, std::collections::HashSet<String>>,
+    keys: std::collections::HashMap<String, std::collections::HashSet<[u8; 4]>>,
+}
+
 /// Largest request head a client may send.
 const HEAD_MAX: usize = 16 << 10;
 
@@ -72,14 +81,16 @@ const HEAD_MAX: usize = 16 << 10;
 /// otherwise. Errors only when the reports cannot be written.
 pub async fn serve(listener: TcpListener, cfg: Arc<ServeConfig>) -> Result<ServeOutcome, String> {
     let results: Arc<Results> = Arc::default();
+    let seen: Arc<Mutex<Seen>> = Arc::default();
     let (done_tx, mut done_rx) = tokio::sync::mpsc::channel::<Result<String, String>>(4);
     loop {
         tokio::select! {
             accepted = listener.accept() => {
                 let Ok((stream, _)) = accepted else { continue };
                 let (cfg, results, done_tx) = (cfg.clone(), results.clone(), done_tx.clone());
+                let seen = seen.clone();
                 tokio::spawn(async move {
-                    if let Some(r) = connection(stream, &cfg, &results).await {
+                    if let Some(r) = connection(stream, &cfg, &results, &seen).await {
                         let _ = done_tx.send(r).await;
                     }
                 });
@@ -106,6 +117,7 @@ async fn connection(
     mut stream: TcpStream,
     cfg: &ServeConfig,
     results: &Results,
+    seen: &Mutex<Seen>,
 ) -> Option<Result<String, String>> {
     let _ = stream.set_nodelay(true);
     let (req, rest) = read_request(&mut stream, cfg.opts.timeout).await?;
@@ -124,23 +136,23 @@ async fn connection(
         let _ = stream.write_all(body.as_bytes()).await;
         return None;
     };
-    let accept = format!(
-        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Accept: {}\r\n\r\n",
-        handshake::accept_key(&key)
-    );
-    if stream.write_all(accept.as_bytes()).await.is_err() {
-        return None;
-    }
     let number = query.get("case").and_then(|c| c.parse::<usize>().ok());
     let agent = query.get("agent").cloned().unwrap_or_else(|| "unknown".into());
+    let case = number.and_then(|n| Some((n, cfg.cases.get(n.checked_sub(1)?)?)));
+    let edits = match (path, case) {
+        ("/runCase", Some((_, c))) => c.response.as_slice(),
+        _ => &[],
+    };
+    if stream.write_all(&switching(&key, edits)).await.is_err() {
+        return None;
+    }
     match path {
         "/runCase" => {
-            let Some((n, case)) = number.and_then(|n| Some((n, cfg.cases.get(n.checked_sub(1)?)?))) else {
+            let Some((n, case)) = case else {
                 say_and_close(&mut stream, &format!("no case {:?}", query.get("case"))).await;
                 return None;
             };
-            let r = run_case(case, &cfg.opts, &req, stream, &rest).await;
+            let r = run_case(case, &cfg.opts, &req, &key, &agent, seen, stream, &rest).await;
             if let Ok(mut m) = results.lock() {
                 m.entry(agent).or_default().insert(n, r);
             }
@@ -178,11 +190,45 @@ async fn connection(
     }
 }
 
-/// Plays `case` against the client whose upgrade request was `req`.
+/// The 101 answer to a request with nonce `key`, with a case's `edits` applied.
+fn switching(key: &str, edits: &[RequestEdit]) -> Vec<u8> {
+    let mut headers: Vec<(String, String)> = vec![
+        ("Upgrade".into(), "websocket".into()),
+        ("Connection".into(), "Upgrade".into()),
+        ("Sec-WebSocket-Accept".into(), handshake::accept_key(key)),
+    ];
+    for e in edits {
+        match e {
+            RequestEdit::Omit(n) => headers.retain(|(h, _)| !h.eq_ignore_ascii_case(n)),
+            RequestEdit::Set(n, v) => {
+                for (h, value) in headers.iter_mut() {
+                    if h.eq_ignore_ascii_case(n) {
+                        *value = v.clone();
+                    }
+                }
+            }
+            RequestEdit::Add(n, v) => headers.push((n.clone(), v.clone())),
+            RequestEdit::Method(_) | RequestEdit::HttpVersion(_) => {}
+        }
+    }
+    let mut out = String::from("HTTP/1.1 101 Switching Protocols\r\n");
+    for (h, v) in headers {
+        out.push_str(&format!("{h}: {v}\r\n"));
+    }
+    out.push_str("\r\n");
+    out.into_bytes()
+}
+
+/// Plays `case` against the client whose upgrade request was `req` (nonce `key`), and
+/// judges what the client `agent` reused from its earlier connections.
+#[allow(clippy::too_many_arguments)]
 async fn run_case(
     case: &Case,
     opts: &RunOptions,
     req: &Request,
+    key: &str,
+    agent: &str,
+    seen: &Mutex<Seen>,
     stream: TcpStream,
     rest: &[u8],
 ) -> CaseResult {
@@ -194,11 +240,30 @@ async fn run_case(
         tr.note(&format!("handshake: {rule}: {detail}"));
         obs.findings.push(Finding { rule, detail });
     }
+    let reused_nonce = seen
+        .lock()
+        .is_ok_and(|mut s| !s.nonces.entry(agent.to_string()).or_default().insert(key.to_string()));
+    if reused_nonce {
+        let detail = format!("Sec-WebSocket-Key {key} was sent on an earlier connection");
+        tr.note(&format!("handshake: {}: {detail}", Rule::HsRequestKeyReused));
+        obs.findings.push(Finding { rule: Rule::HsRequestKeyReused, detail });
+    }
     let keys = KeyGen::new(opts.seed, &case.id);
     let engine = CaseEngine::new(case, opts, Role::Server, keys, obs, tr, None, start);
-    let (observed, transcript) = drive(engine, stream, rest).await;
+    let mut engine = drive(engine, stream, rest).await;
+    if let Some(k) = engine.first_mask_key()
+        && seen.lock().is_ok_and(|mut s| !s.keys.entry(agent.to_string()).or_default().insert(k))
+    {
+        let detail = format!("masking key {} was the first key of an earlier connection too", hex4(k));
+        engine.add_peer_finding(Rule::MaskKeyPredictable, detail);
+    }
+    let (observed, transcript) = engine.finish();
     let verdict = verdict::judge(case, &observed);
     CaseResult { case: Arc::new(case.clone()), verdict, observed, transcript, duration: start.elapsed() }
+}
+
+fn hex4(k: [u8; 4]) -> String {
+    k.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Writes the reports of every agent, JUnit of all results.

@@ -81,6 +81,9 @@ rules! {
     /// A server sent a masked frame.
     MaskServerMasked = ("mask.server-masked", 6455, "5.1", Must,
         "A server must not mask any frame it sends; a client must close the connection on a masked frame.");
+    /// A client's masking keys are predictable: all zero, or repeated.
+    MaskKeyPredictable = ("mask.key-predictable", 6455, "5.3", Must,
+        "The masking key must be a fresh random 32-bit value for each frame, from a strong source of entropy; it must not let a server or proxy predict the key of a later frame (see also §10.3).");
 
     // ---- Fragmentation, RFC 6455 §5.4 ----
     /// A continuation frame arrived with no fragmented message to continue.
@@ -151,6 +154,9 @@ rules! {
     /// The Sec-WebSocket-Key header is missing or not base64 of 16 bytes.
     HsRequestKey = ("hs.request-key", 6455, "4.1", Must,
         "The request must include one Sec-WebSocket-Key header whose value is the base64 encoding of 16 bytes.");
+    /// A client sent a Sec-WebSocket-Key it had used on an earlier connection.
+    HsRequestKeyReused = ("hs.request-key-reused", 6455, "4.1", Must,
+        "The Sec-WebSocket-Key nonce must be selected randomly for each connection.");
     /// The Sec-WebSocket-Version header is missing or not 13.
     HsRequestVersion = ("hs.request-version", 6455, "4.1", Must,
         "The request must include a Sec-WebSocket-Version header field with the value 13.");

@@ -959,7 +959,9 @@ pub fn readme(all: &[Fixture]) -> String {
          - `pong.payload-mismatch`, `ping.unanswered`, `close.not-answered`,\n  \
            `close.server-tcp-not-closed`: judged by the conformance tester, which knows what\n  \
            it sent and waits for the answer; in a capture an unsolicited Pong, a Pong still in\n  \
-           flight or a capture that ends early look the same, so the dissector does not judge them.\n",
+           flight or a capture that ends early look the same, so the dissector does not judge them.\n\
+         - `mask.key-predictable`, `hs.request-key-reused`: judged by `wsprobe serve` over all\n  \
+           of a client's frames and connections (repeated keys, reused nonces).\n",
     );
     s
 }
