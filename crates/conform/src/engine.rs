@@ -952,20 +952,18 @@ mod tests {
             .collect()
     }
 
-    /// An engine for `c` started at `t0` on a freshly upgraded connection.
-    fn started<'a>(c: &'a Case, o: &'a RunOptions, t0: Instant) -> CaseEngine<'a> {
-        let mut e = CaseEngine::new(
-            c,
-            o,
-            Role::Client,
-            KeyGen::new(1, &c.id),
-            established(),
-            Transcript::new(t0),
-            None,
-            t0,
-        );
+    /// An engine for `c` started at `t0` on a freshly upgraded connection, the tester
+    /// in `role`.
+    fn started_as<'a>(role: Role, c: &'a Case, o: &'a RunOptions, t0: Instant) -> CaseEngine<'a> {
+        let keys = KeyGen::new(1, &c.id);
+        let mut e = CaseEngine::new(c, o, role, keys, established(), Transcript::new(t0), None, t0);
         e.start(&[], t0);
         e
+    }
+
+    /// [`started_as`] for a client tester (`wsprobe test`).
+    fn started<'a>(c: &'a Case, o: &'a RunOptions, t0: Instant) -> CaseEngine<'a> {
+        started_as(Role::Client, c, o, t0)
     }
 
     fn server_frame(op: OpCode, payload: &[u8]) -> Vec<u8> {
@@ -1041,17 +1039,7 @@ mod tests {
     fn as_a_server_it_sends_unmasked_judges_the_client_and_closes_tcp_first() {
         let (c, o) = (case("1.1.2"), opts());
         let t0 = Instant::now();
-        let mut e = CaseEngine::new(
-            &c,
-            &o,
-            Role::Server,
-            KeyGen::new(1, &c.id),
-            established(),
-            Transcript::new(t0),
-            None,
-            t0,
-        );
-        e.start(&[], t0);
+        let mut e = started_as(Role::Server, &c, &o, t0);
         let mut events = Vec::new();
         let mut client_view = Session::established(Limits::default(), Established { pmd: None });
         while let Some(Output::Write { bytes, .. }) = e.poll_output() {
@@ -1076,17 +1064,7 @@ mod tests {
         assert!(!obs.dropped_by_me);
 
         // An unmasked client frame is the client's violation.
-        let mut e = CaseEngine::new(
-            &c,
-            &o,
-            Role::Server,
-            KeyGen::new(1, &c.id),
-            established(),
-            Transcript::new(t0),
-            None,
-            t0,
-        );
-        e.start(&[], t0);
+        let mut e = started_as(Role::Server, &c, &o, t0);
         e.receive(&FrameSpec::new(OpCode::TEXT, b"x".to_vec()).encode().expect("frame"), t0);
         let (obs, _) = e.finish();
         assert!(judge(&c, &obs).blamed.contains(&Rule::MaskClientUnmasked));

@@ -1175,18 +1175,6 @@ mod tests {
     use proptest::prelude::*;
     use wsprobe_wire::xorshift::Xorshift;
 
-    /// Deterministic shuffles.
-    struct Rng(Xorshift);
-
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0.next()
-        }
-        fn below(&mut self, n: usize) -> usize {
-            self.0.index(n)
-        }
-    }
-
     fn payload(n: usize, salt: u8) -> Vec<u8> {
         (0..n).map(|i| (i as u8).wrapping_mul(31).wrapping_add(salt)).collect()
     }
@@ -1222,24 +1210,24 @@ mod tests {
     /// A permutation of `0..n` ending with its last element, with duplicates of
     /// random fragments inserted before that last one (so exactly the last push
     /// completes the datagram).
-    fn shuffled_with_dups(n: usize, rng: &mut Rng) -> Vec<usize> {
+    fn shuffled_with_dups(n: usize, rng: &mut Xorshift) -> Vec<usize> {
         let mut v: Vec<usize> = (0..n).collect();
         for i in (1..n).rev() {
-            v.swap(i, rng.below(i + 1));
+            v.swap(i, rng.index(i + 1));
         }
         let last = v.pop().unwrap();
         for _ in 0..=n / 2 {
             if v.is_empty() {
                 break;
             }
-            let dup = v[rng.below(v.len())];
-            v.insert(rng.below(v.len() + 1), dup);
+            let dup = v[rng.index(v.len())];
+            v.insert(rng.index(v.len() + 1), dup);
         }
         v.push(last);
         v
     }
 
-    fn orders(n: usize, rng: &mut Rng) -> Vec<Vec<usize>> {
+    fn orders(n: usize, rng: &mut Xorshift) -> Vec<Vec<usize>> {
         let mut last_first = vec![n - 1];
         last_first.extend(0..n - 1);
         let mut middle_first: Vec<usize> = (0..n).collect();
@@ -1303,17 +1291,13 @@ mod tests {
             assert_eq!(decode_ipv4(f), Err(IpError::Fragment));
         }
         assert!(!is_fragment(&original));
-        let mut rng = Rng(Xorshift::new(42));
+        let mut rng = Xorshift::new(42);
         for order in orders(frags.len(), &mut rng) {
             check_roundtrip(&original, &frags, &order);
         }
         let frags = fragment_ipv4(&original, 64);
         for seed in 1..20 {
-            check_roundtrip(
-                &original,
-                &frags,
-                &shuffled_with_dups(frags.len(), &mut Rng(Xorshift::new(seed))),
-            );
+            check_roundtrip(&original, &frags, &shuffled_with_dups(frags.len(), &mut Xorshift::new(seed)));
         }
     }
 
@@ -1335,7 +1319,7 @@ mod tests {
             assert!(is_fragment(f));
             assert_eq!(decode_ipv6(f), Err(IpError::Fragment));
         }
-        let mut rng = Rng(Xorshift::new(7));
+        let mut rng = Xorshift::new(7);
         for order in orders(frags.len(), &mut rng) {
             check_roundtrip(&original, &frags, &order);
         }
@@ -1565,14 +1549,14 @@ mod tests {
 
     fn flood(cfg: DefragConfig) {
         let mut d = Defragmenter::new(cfg);
-        let mut rng = Rng(Xorshift::new(0x9e37_79b9_7f4a_7c15));
+        let mut rng = Xorshift::new(0x9e37_79b9_7f4a_7c15);
         let (mut warned, mut most) = (0usize, 0usize);
         let mut count = |_| warned += 1;
         let body = payload(1480, 0);
         for i in 0..100_000u32 {
-            let len = 8 * (1 + rng.below(185));
-            let off = rng.below(8192) as u16;
-            let more = rng.below(4) != 0;
+            let len = 8 * (1 + rng.index(185));
+            let off = rng.index(8192) as u16;
+            let more = rng.index(4) != 0;
             let data = &body[..len];
             let p = if i % 2 == 0 {
                 let mut p = udp_v4(i as u16, &[]);
@@ -1655,14 +1639,14 @@ mod tests {
         assert_eq!(d.push(&original, 3, &mut |x| warnings.push(x)), None);
         assert_eq!(d.push(&udp_v6(b"x"), 3, &mut |x| warnings.push(x)), None);
         assert_eq!(d.stats().not_fragments, 2);
-        let mut rng = Rng(Xorshift::new(3));
+        let mut rng = Xorshift::new(3);
         for _ in 0..20_000 {
-            let mut p = frags[rng.below(frags.len())].clone();
-            for _ in 0..1 + rng.below(4) {
-                let i = rng.below(p.len());
+            let mut p = frags[rng.index(frags.len())].clone();
+            for _ in 0..1 + rng.index(4) {
+                let i = rng.index(p.len());
                 p[i] = rng.next() as u8;
             }
-            p.truncate(rng.below(p.len() + 8));
+            p.truncate(rng.index(p.len() + 8));
             let _ = d.push(&p, 4, &mut |x| warnings.push(x));
         }
         assert!(d.buffered_bytes() <= small().max_bytes);
@@ -1712,7 +1696,7 @@ mod tests {
                 let f = fragment_ipv4(&p, units * 8);
                 (p, f)
             };
-            let order = shuffled_with_dups(frags.len(), &mut Rng(Xorshift::new(seed | 1)));
+            let order = shuffled_with_dups(frags.len(), &mut Xorshift::new(seed | 1));
             let mut d = Defragmenter::new(DefragConfig::default());
             let mut warnings = Vec::new();
             let mut out = Vec::new();
@@ -1745,11 +1729,11 @@ mod tests {
             flips in proptest::collection::vec((any::<u16>(), any::<u8>()), 0..12),
             steps in proptest::collection::vec(0u8..80, 0..40),
         ) {
-            let mut rng = Rng(Xorshift::new(seed | 1));
-            let mut packets = fragment_ipv4(&udp_v4(seed as u16, &payload(1500, 0)), 8 * (1 + rng.below(60)));
-            packets.extend(fragment_ipv6(&udp_v6(&payload(1500, 1)), 8 * (1 + rng.below(60)), seed as u32));
+            let mut rng = Xorshift::new(seed | 1);
+            let mut packets = fragment_ipv4(&udp_v4(seed as u16, &payload(1500, 0)), 8 * (1 + rng.index(60)));
+            packets.extend(fragment_ipv6(&udp_v6(&payload(1500, 1)), 8 * (1 + rng.index(60)), seed as u32));
             for _ in 0..packets.len() {
-                let (a, b) = (rng.below(packets.len()), rng.below(packets.len()));
+                let (a, b) = (rng.index(packets.len()), rng.index(packets.len()));
                 packets.swap(a, b);
             }
             for (at, value) in flips {
