@@ -3,6 +3,7 @@
 #   * tshark (Debian package), the dissector oracle            -> on PATH
 #   * Python `websockets` (peers/python/requirements.txt)      -> peers/.venv
 #   * Node `ws` (peers/node/package-lock.json, via `npm ci`)   -> peers/node/node_modules
+#   * Chromium (Debian package), the browser `serve` tests     -> /usr/bin/chromium
 # Idempotent and non-interactive: each part is skipped when already in place and up to
 # date (stamps hold the hash of the requirements / lock file). Works from any cwd.
 # Set WSPROBE_SETUP_VERBOSE=1 to see the installers' own output.
@@ -109,6 +110,16 @@ else
     run "npm ci" env -C "$nodedir" npm ci --no-audit --no-fund --loglevel=error
     echo "$want" >"$stamp"
     say "installed node peer: ws $(ws_version) in peers/node/node_modules (node $(node --version), $(( $(date +%s) - t0 ))s)"
+fi
+
+# ---------------------------------------------------------------- chromium
+if [ -x /usr/bin/chromium ]; then
+    say "chromium present: $(/usr/bin/chromium --version 2>/dev/null | head -n1)"
+else
+    command -v apt-get >/dev/null 2>&1 || die "chromium is missing and apt-get is not available; install it by hand"
+    t0=$(date +%s)
+    apt_install chromium
+    say "installed $(/usr/bin/chromium --version 2>/dev/null | head -n1) ($(( $(date +%s) - t0 ))s)"
 fi
 
 say "done in $(( $(date +%s) - t_start ))s"

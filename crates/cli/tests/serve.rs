@@ -1,6 +1,7 @@
 //! `wsprobe serve --once` against real third-party clients: the Python `websockets` and
 //! Node `ws` clients from `peers/`, each run by an Autobahn-style driver (getCaseCount,
-//! runCase echoing every message, updateReports). Their results must match the committed
+//! runCase echoing every message, updateReports), and headless Chromium running the
+//! server's own page on `/`. Their results must match the committed
 //! baselines (exit code 0), the reports must be written, and the Python client's verdicts
 //! must equal Autobahn fuzzingserver's own (../shared/reference) except for the listed
 //! timing races. Without the peers the tests fail under CI and are skipped otherwise.
@@ -56,9 +57,21 @@ fn wait(child: &mut Child, limit: Duration, what: &str) -> i32 {
     }
 }
 
-/// Runs the driver against `wsprobe serve --once` with the peer's baseline; returns the
+/// A client process killed when dropped (a browser does not exit by itself).
+struct Client(Child);
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Runs a client against `wsprobe serve --once` with the peer's baseline: `client` gets
+/// the server's base URL and starts the driver. With `exits`, the driver must end by
+/// itself with status 0; otherwise it is killed once the server has ended. Returns the
 /// report directory.
-fn run_peer(name: &str, driver: &[&str], baseline: &str) -> PathBuf {
+fn run_peer(name: &str, client: impl FnOnce(&str) -> Child, exits: bool, baseline: &str) -> PathBuf {
     let out = std::env::temp_dir().join(format!("wsprobe-serve-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&out);
     let junit = out.join("junit.xml");
@@ -72,15 +85,11 @@ fn run_peer(name: &str, driver: &[&str], baseline: &str) -> PathBuf {
         "--baseline",
         baseline.to_str().expect("utf-8"),
     ]);
-    let mut client = Command::new(driver[0])
-        .args(&driver[1..])
-        .arg(&url)
-        .args(["--agent", name])
-        .current_dir(repo())
-        .spawn()
-        .expect("driver");
-    assert_eq!(wait(&mut client, Duration::from_secs(600), "the driver"), 0, "{name}: driver failed");
-    let code = wait(&mut server, Duration::from_secs(30), "wsprobe serve");
+    let mut client = Client(client(&url));
+    if exits {
+        assert_eq!(wait(&mut client.0, Duration::from_secs(600), "the driver"), 0, "{name}: driver failed");
+    }
+    let code = wait(&mut server, Duration::from_secs(if exits { 30 } else { 600 }), "wsprobe serve");
     let mut stdout = String::new();
     if let Some(mut s) = server.stdout.take() {
         let _ = std::io::Read::read_to_string(&mut s, &mut stdout);
@@ -88,6 +97,45 @@ fn run_peer(name: &str, driver: &[&str], baseline: &str) -> PathBuf {
     assert_eq!(code, 0, "{name}: results differ from {}:\n{stdout}", baseline.display());
     assert!(junit.exists(), "JUnit written");
     out
+}
+
+/// An Autobahn-style driver program: `driver BASE --agent NAME`, run from the repository.
+fn driver(name: &str, program: &[&str]) -> impl FnOnce(&str) -> Child + use<> {
+    let (name, program): (String, Vec<String>) =
+        (name.into(), program.iter().map(|s| s.to_string()).collect());
+    move |url| {
+        Command::new(&program[0])
+            .args(&program[1..])
+            .arg(url)
+            .args(["--agent", &name])
+            .current_dir(repo())
+            .spawn()
+            .expect("driver")
+    }
+}
+
+/// Headless Chromium opening the page at `base` + `query` (`WSPROBE_CHROMIUM` names the
+/// browser; default Debian's `/usr/bin/chromium`, which `scripts/setup-peers.sh` installs).
+fn chromium(query: &str) -> Option<impl FnOnce(&str) -> Child + use<>> {
+    let program = std::env::var_os("WSPROBE_CHROMIUM").map(PathBuf::from);
+    let program = peer(&program.unwrap_or_else(|| PathBuf::from("/usr/bin/chromium")))?;
+    let query = query.to_string();
+    Some(move |url: &str| {
+        static PROFILES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = PROFILES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let profile = std::env::temp_dir().join(format!("wsprobe-chromium-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&profile);
+        let page = format!("{}/{query}", url.replacen("ws://", "http://", 1));
+        Command::new(program)
+            .args(["--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run"])
+            .args(["--disable-dev-shm-usage", "--disable-extensions"])
+            .arg(format!("--user-data-dir={}", profile.display()))
+            .arg(page)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromium")
+    })
 }
 
 fn index(out: &Path, agent: &str) -> serde_json::Map<String, serde_json::Value> {
@@ -100,11 +148,8 @@ fn index(out: &Path, agent: &str) -> serde_json::Map<String, serde_json::Value> 
 fn python_websockets_client_matches_its_baseline_and_autobahn() {
     let Some(py) = peer(&repo().join("peers/.venv/bin/python")) else { return };
     let py = py.to_str().expect("utf-8").to_string();
-    let out = run_peer(
-        "python-websockets",
-        &[&py, "peers/python/fuzzingclient.py"],
-        "reports/baselines/python-websockets-client.json",
-    );
+    let client = driver("python-websockets", &[&py, "peers/python/fuzzingclient.py"]);
+    let out = run_peer("python-websockets", client, true, "reports/baselines/python-websockets-client.json");
     let got = index(&out, "python-websockets");
     assert_eq!(got.len(), 309);
     // Calibration against Autobahn fuzzingserver's verdicts on the same client.
@@ -151,12 +196,32 @@ fn node_ws_client_matches_its_baseline() {
         );
         return;
     }
-    let out = run_peer(
-        "node-ws",
-        &["node", "peers/node/fuzzingclient.js"],
-        "reports/baselines/node-ws-client.json",
-    );
+    let client = driver("node-ws", &["node", "peers/node/fuzzingclient.js"]);
+    let out = run_peer("node-ws", client, true, "reports/baselines/node-ws-client.json");
     assert_eq!(index(&out, "node-ws").len(), 309);
+}
+
+#[test]
+fn chromium_runs_the_catalog_from_the_page() {
+    let Some(browser) = chromium("?agent=chromium") else { return };
+    let out = run_peer("chromium", browser, false, "reports/baselines/chromium-client.json");
+    assert_eq!(index(&out, "chromium").len(), 309);
+}
+
+#[test]
+fn the_page_names_the_browser_as_the_agent() {
+    let Some(browser) = chromium("") else { return };
+    let out = std::env::temp_dir().join(format!("wsprobe-serve-agent-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    let (mut server, url) = serve(&["--cases", "1.1.1,C.3.1", "--report", out.to_str().expect("utf-8")]);
+    let _browser = Client(browser(&url));
+    assert_eq!(wait(&mut server, Duration::from_secs(120), "wsprobe serve"), 0);
+    let text = std::fs::read_to_string(out.join("index.json")).expect("index.json");
+    let v: serde_json::Value = serde_json::from_str(&text).expect("json");
+    let agents: Vec<&String> = v.as_object().expect("agents").keys().collect();
+    assert_eq!(agents.len(), 1, "{agents:?}");
+    assert!(agents[0].starts_with("HeadlessChrome-") || agents[0].starts_with("Chrome-"), "{agents:?}");
+    assert_eq!(index(&out, agents[0]).len(), 2);
 }
 
 /// Opens `path` on the server with a raw upgrade request; returns the stream after the

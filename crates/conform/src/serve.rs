@@ -65,6 +65,19 @@ impl ServeOutcome {
 /// Results kept per agent: case number to result.
 type Results = Mutex<BTreeMap<String, BTreeMap<usize, CaseResult>>>;
 
+/// What the server keeps across connections.
+#[derive(Default)]
+struct State {
+    results: Results,
+    /// Cases being played, as (agent, case number): a status request for one waits.
+    running: Mutex<std::collections::HashSet<(String, usize)>>,
+    seen: Mutex<Seen>,
+}
+
+/// The page served on `GET /`: a driver that runs the catalog with the browser's own
+/// WebSocket and shows the results as they come.
+const PAGE: &str = include_str!("serve_page.html");
+
 /// What a client showed on its earlier connections: its handshake nonces and the first
 /// masking key of each connection (first keys only: 32-bit random keys of thousands of
 /// frames would collide by chance, a few hundred connections' first keys not).
@@ -80,17 +93,15 @@ const HEAD_MAX: usize = 16 << 10;
 /// Serves until an `updateReports` when `cfg.once` (returning the results), forever
 /// otherwise. Errors only when the reports cannot be written.
 pub async fn serve(listener: TcpListener, cfg: Arc<ServeConfig>) -> Result<ServeOutcome, String> {
-    let results: Arc<Results> = Arc::default();
-    let seen: Arc<Mutex<Seen>> = Arc::default();
+    let state: Arc<State> = Arc::default();
     let (done_tx, mut done_rx) = tokio::sync::mpsc::channel::<Result<String, String>>(4);
     loop {
         tokio::select! {
             accepted = listener.accept() => {
                 let Ok((stream, _)) = accepted else { continue };
-                let (cfg, results, done_tx) = (cfg.clone(), results.clone(), done_tx.clone());
-                let seen = seen.clone();
+                let (cfg, state, done_tx) = (cfg.clone(), state.clone(), done_tx.clone());
                 tokio::spawn(async move {
-                    if let Some(r) = connection(stream, &cfg, &results, &seen).await {
+                    if let Some(r) = connection(stream, &cfg, &state).await {
                         let _ = done_tx.send(r).await;
                     }
                 });
@@ -98,7 +109,7 @@ pub async fn serve(listener: TcpListener, cfg: Arc<ServeConfig>) -> Result<Serve
             Some(r) = done_rx.recv() => {
                 let agent = r?;
                 if cfg.once {
-                    let agents = take_results(&results);
+                    let agents = take_results(&state.results);
                     return Ok(ServeOutcome { agents, agent });
                 }
             }
@@ -116,24 +127,14 @@ fn take_results(results: &Results) -> BTreeMap<String, Vec<CaseResult>> {
 async fn connection(
     mut stream: TcpStream,
     cfg: &ServeConfig,
-    results: &Results,
-    seen: &Mutex<Seen>,
+    state: &State,
 ) -> Option<Result<String, String>> {
     let _ = stream.set_nodelay(true);
     let (req, rest) = read_request(&mut stream, cfg.opts.timeout).await?;
     let (path, query) = split_target(&req.target);
     let Some(key) = req.header("sec-websocket-key").map(|k| String::from_utf8_lossy(k).trim().to_string())
     else {
-        let body = "wsprobe serve: WebSocket client testing (Autobahn fuzzingserver URLs: \
-                    /getCaseCount, /runCase?case=N&agent=A, /getCaseInfo?case=N, \
-                    /getCaseStatus?case=N&agent=A, /updateReports?agent=A)\n";
-        let head = format!(
-            "HTTP/1.1 426 Upgrade Required\r\nUpgrade: websocket\r\nContent-Type: text/plain\r\n\
-             Content-Length: {}\r\nConnection: close\r\n\r\n",
-            body.len()
-        );
-        let _ = stream.write_all(head.as_bytes()).await;
-        let _ = stream.write_all(body.as_bytes()).await;
+        plain_http(&mut stream, path).await;
         return None;
     };
     let number = query.get("case").and_then(|c| c.parse::<usize>().ok());
@@ -152,9 +153,16 @@ async fn connection(
                 say_and_close(&mut stream, &format!("no case {:?}", query.get("case"))).await;
                 return None;
             };
-            let r = run_case(case, &cfg.opts, &req, &key, &agent, seen, stream, &rest).await;
-            if let Ok(mut m) = results.lock() {
+            let run = (agent.clone(), n);
+            if let Ok(mut r) = state.running.lock() {
+                r.insert(run.clone());
+            }
+            let r = run_case(case, &cfg.opts, &req, &key, &agent, &state.seen, stream, &rest).await;
+            if let Ok(mut m) = state.results.lock() {
                 m.entry(agent).or_default().insert(n, r);
+            }
+            if let Ok(mut r) = state.running.lock() {
+                r.remove(&run);
             }
             None
         }
@@ -170,7 +178,14 @@ async fn connection(
             None
         }
         "/getCaseStatus" => {
-            let behavior = results.lock().ok().and_then(|m| {
+            if let Some(n) = number {
+                let run = (agent.clone(), n);
+                let deadline = Instant::now() + cfg.opts.timeout;
+                while state.running.lock().is_ok_and(|r| r.contains(&run)) && Instant::now() < deadline {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+            }
+            let behavior = state.results.lock().ok().and_then(|m| {
                 let r = m.get(&agent)?.get(&number?)?;
                 serde_json::to_value(r.verdict.behavior).ok()
             });
@@ -179,7 +194,7 @@ async fn connection(
             None
         }
         "/updateReports" => {
-            let written = write_reports(cfg, &take_results(results));
+            let written = write_reports(cfg, &take_results(&state.results));
             say_and_close(&mut stream, "").await;
             Some(written.map(|()| agent))
         }
@@ -188,6 +203,29 @@ async fn connection(
             None
         }
     }
+}
+
+/// Answers a request without an upgrade: the browser page on `/`, a 426 naming the
+/// URL protocol elsewhere.
+async fn plain_http(stream: &mut TcpStream, path: &str) {
+    let (status, kind, body) = match path {
+        "/" | "/index.html" => ("200 OK", "text/html; charset=utf-8", PAGE),
+        _ => (
+            "426 Upgrade Required",
+            "text/plain",
+            "wsprobe serve: WebSocket client testing (Autobahn fuzzingserver URLs: /getCaseCount, \
+             /runCase?case=N&agent=A, /getCaseInfo?case=N, /getCaseStatus?case=N&agent=A, \
+             /updateReports?agent=A; open / in a browser to test the browser)\n",
+        ),
+    };
+    let head = format!(
+        "HTTP/1.1 {status}\r\nContent-Type: {kind}\r\nContent-Length: {}\r\nCache-Control: no-store\r\n\
+         Connection: close\r\n\r\n",
+        body.len()
+    );
+    let _ = stream.write_all(head.as_bytes()).await;
+    let _ = stream.write_all(body.as_bytes()).await;
+    let _ = stream.shutdown().await;
 }
 
 /// The 101 answer to a request with nonce `key`, with a case's `edits` applied.
