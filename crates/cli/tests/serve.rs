@@ -277,3 +277,84 @@ fn hostile_clients_end_with_verdicts_not_hangs() {
     let case1 = std::fs::read_to_string(out.join("hostile_case_1_1_1.json")).expect("case report");
     assert!(case1.contains("frame.opcode-reserved") || case1.contains("rsv"), "the rule is named: {case1}");
 }
+
+/// One deliberately broken client per C.* rule family (`peers/python/broken_client.py`),
+/// and the same client without a fault: each fails exactly the cases of its rule, and
+/// the reports name that rule and no other.
+#[test]
+fn broken_clients_fail_exactly_their_rule() {
+    let Some(py) = peer(&repo().join("peers/.venv/bin/python")) else { return };
+    const ALL: &[&str] = &["C.1.1", "C.1.2", "C.2.1", "C.2.2", "C.2.3", "C.2.4", "C.2.5", "C.3.1"];
+    // (fault, the rule its bytes break, or the rule of the cases it fails by trusting
+    // the server, and the cases that fail: in case order, so later connections see what
+    // earlier ones reused).
+    let faults: &[(&str, &str, &[&str])] = &[
+        ("none", "", &[]),
+        ("unmasked", "mask.client-unmasked", &["C.1.1", "C.1.2", "C.3.1"]),
+        ("zero-key", "mask.key-predictable", &["C.1.1", "C.1.2", "C.3.1"]),
+        ("constant-key", "mask.key-predictable", &["C.1.2", "C.3.1"]),
+        ("reused-nonce", "hs.request-key-reused", &ALL[1..]),
+        ("short-nonce", "hs.request-key", ALL),
+        ("no-host", "hs.request-host", ALL),
+        ("trusts-handshake", "hs.response-", &["C.2.1", "C.2.2", "C.2.3", "C.2.4", "C.2.5"]),
+        ("trusts-frames", "mask.server-masked", &["C.1.1", "C.1.2"]),
+    ];
+    let runs: Vec<_> = faults
+        .iter()
+        .map(|&(fault, rule, failing)| {
+            let py = py.clone();
+            std::thread::spawn(move || {
+                let out = std::env::temp_dir().join(format!("wsprobe-broken-{fault}-{}", std::process::id()));
+                let _ = std::fs::remove_dir_all(&out);
+                let report = out.to_str().expect("utf-8").to_string();
+                let (mut server, url) =
+                    serve(&["--cases", "C.*", "--time-scale", "0.25", "--report", &report]);
+                let mut client = Client(
+                    Command::new(&py)
+                        .args(["peers/python/broken_client.py", &url, "--fault", fault, "--agent", fault])
+                        .current_dir(repo())
+                        .spawn()
+                        .expect("broken client"),
+                );
+                assert_eq!(wait(&mut client.0, Duration::from_secs(120), fault), 0, "{fault}: driver failed");
+                let code = wait(&mut server, Duration::from_secs(30), "wsprobe serve");
+                assert_eq!(code, i32::from(!failing.is_empty()), "{fault}: exit code");
+                check_broken(&out, fault, rule, failing);
+            })
+        })
+        .collect();
+    for r in runs {
+        r.join().expect("a broken client's run");
+    }
+}
+
+/// The reports of one broken client: `failing` failed, the rest passed; every finding
+/// names `rule`, and a failed case without findings is one whose own rules are `rule`'s.
+fn check_broken(out: &Path, fault: &str, rule: &str, failing: &[&str]) {
+    let results = index(out, fault);
+    assert_eq!(results.len(), 8, "{fault}: all C.* cases ran");
+    for (id, r) in &results {
+        let name = format!("{}_case_{}.json", fault.replace('-', "_"), id.replace('.', "_"));
+        let text = std::fs::read_to_string(out.join(&name)).expect("case report");
+        let case: serde_json::Value = serde_json::from_str(&text).expect("case json");
+        let findings: Vec<&str> = case["findings"]
+            .as_array()
+            .expect("findings")
+            .iter()
+            .filter_map(|f| f["rule"].as_str())
+            .collect();
+        let failed = r["behavior"] == "FAILED" || r["behaviorClose"] == "FAILED";
+        assert_eq!(failed, failing.contains(&id.as_str()), "{fault} {id}: {r}");
+        assert!(findings.iter().all(|f| *f == rule), "{fault} {id}: findings {findings:?}, not {rule}");
+        if failed && findings.is_empty() {
+            let own = case["rules"].as_array().expect("rules");
+            assert!(
+                own.iter().any(|c| c["id"].as_str().is_some_and(|c| c.starts_with(rule))),
+                "{fault} {id}: failed without a finding, and the case is not about {rule}"
+            );
+        }
+        if !failed {
+            assert!(findings.is_empty(), "{fault} {id}: passed with findings {findings:?}");
+        }
+    }
+}

@@ -74,6 +74,44 @@ struct State {
     seen: Mutex<Seen>,
 }
 
+/// A case being played: listed in [`State::running`] until dropped.
+struct Playing<'a> {
+    state: &'a State,
+    run: (String, usize),
+}
+
+impl Drop for Playing<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut r) = self.state.running.lock() {
+            r.remove(&self.run);
+        }
+    }
+}
+
+impl State {
+    /// Lists `agent`'s case `n` as being played, until the guard is dropped.
+    fn playing(&self, agent: &str, n: usize) -> Playing<'_> {
+        let run = (agent.to_string(), n);
+        if let Ok(mut r) = self.running.lock() {
+            r.insert(run.clone());
+        }
+        Playing { state: self, run }
+    }
+
+    /// Waits (at most `limit`) until `agent`'s case `number` (or every case of `agent`)
+    /// has been recorded: a driver asks for a status or the reports as soon as it sees
+    /// the close, which can be before the server has judged the case.
+    async fn settle(&self, agent: &str, number: Option<usize>, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        let busy = |r: &std::collections::HashSet<(String, usize)>| {
+            r.iter().any(|(a, n)| a == agent && number.is_none_or(|m| m == *n))
+        };
+        while self.running.lock().is_ok_and(|r| busy(&r)) && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+}
+
 /// The page served on `GET /`: a driver that runs the catalog with the browser's own
 /// WebSocket and shows the results as they come.
 const PAGE: &str = include_str!("serve_page.html");
@@ -144,6 +182,11 @@ async fn connection(
         ("/runCase", Some((_, c))) => c.response.as_slice(),
         _ => &[],
     };
+    // Registered before the 101 goes out: from then on the client can see the case end.
+    let _playing = match (path, case) {
+        ("/runCase", Some((n, _))) => Some(state.playing(&agent, n)),
+        _ => None,
+    };
     if stream.write_all(&switching(&key, edits)).await.is_err() {
         return None;
     }
@@ -153,16 +196,9 @@ async fn connection(
                 say_and_close(&mut stream, &format!("no case {:?}", query.get("case"))).await;
                 return None;
             };
-            let run = (agent.clone(), n);
-            if let Ok(mut r) = state.running.lock() {
-                r.insert(run.clone());
-            }
             let r = run_case(case, &cfg.opts, &req, &key, &agent, &state.seen, stream, &rest).await;
             if let Ok(mut m) = state.results.lock() {
                 m.entry(agent).or_default().insert(n, r);
-            }
-            if let Ok(mut r) = state.running.lock() {
-                r.remove(&run);
             }
             None
         }
@@ -178,13 +214,7 @@ async fn connection(
             None
         }
         "/getCaseStatus" => {
-            if let Some(n) = number {
-                let run = (agent.clone(), n);
-                let deadline = Instant::now() + cfg.opts.timeout;
-                while state.running.lock().is_ok_and(|r| r.contains(&run)) && Instant::now() < deadline {
-                    tokio::time::sleep(Duration::from_millis(5)).await;
-                }
-            }
+            state.settle(&agent, number, cfg.opts.timeout).await;
             let behavior = state.results.lock().ok().and_then(|m| {
                 let r = m.get(&agent)?.get(&number?)?;
                 serde_json::to_value(r.verdict.behavior).ok()
@@ -194,6 +224,7 @@ async fn connection(
             None
         }
         "/updateReports" => {
+            state.settle(&agent, None, cfg.opts.timeout).await;
             let written = write_reports(cfg, &take_results(&state.results));
             say_and_close(&mut stream, "").await;
             Some(written.map(|()| agent))
