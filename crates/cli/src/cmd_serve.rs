@@ -47,6 +47,9 @@ reused from another connection) and its Sec-WebSocket-Key against its earlier co
 (hs.request-key-reused).
 
 In CI:  wsprobe serve --once --report out/ --junit junit.xml & ./my-client-driver; wait
+Several clients at once: give each driver its own agent name and --agents N.
+A browser: open http://ADDR/ (the page runs the catalog with the browser's WebSocket and
+reports under the browser's name; ?agent=NAME to choose one, ?cases=N for the first N).
 
 Exit codes (with --once): 0 nothing failed outside the baseline, 1 something did, 2 usage
 error.")]
@@ -63,6 +66,10 @@ pub struct Args {
     /// Exit after the first updateReports, with the exit code of `wsprobe test`.
     #[arg(long)]
     once: bool,
+    /// With --once: exit after the updateReports of N different agents (drivers that
+    /// run at the same time; their cases run concurrently).
+    #[arg(long, default_value_t = 1, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    agents: u32,
     /// Compare with expected results (case id -> behavior JSON, as `wsprobe test` writes):
     /// failures it lists do not fail the run.
     #[arg(long, value_name = "FILE")]
@@ -118,7 +125,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     let all_ran = args.cases.is_empty() && args.exclude.is_empty();
     let n = cases.len();
-    let cfg = Arc::new(ServeConfig { cases, opts, report: args.report, junit: args.junit, once: args.once });
+    let cfg = Arc::new(ServeConfig {
+        cases,
+        opts,
+        report: args.report,
+        junit: args.junit,
+        once: args.once,
+        agents: args.agents as usize,
+    });
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async move {
         let listener = match tokio::net::TcpListener::bind(&args.listen).await {

@@ -358,3 +358,32 @@ fn check_broken(out: &Path, fault: &str, rule: &str, failing: &[&str]) {
         }
     }
 }
+
+/// Two drivers at once under `--agents 2`: the run ends after both have asked for the
+/// reports, and index.json holds both agents with every case.
+#[test]
+fn agents_run_concurrently_and_share_the_reports() {
+    let Some(py) = peer(&repo().join("peers/.venv/bin/python")) else { return };
+    let out = std::env::temp_dir().join(format!("wsprobe-serve-agents-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    let report = out.to_str().expect("utf-8").to_string();
+    let (mut server, url) = serve(&["--cases", "C.*", "--agents", "2", "--report", &report]);
+    let clients: Vec<Client> = ["first", "second"]
+        .iter()
+        .map(|agent| {
+            Client(
+                Command::new(&py)
+                    .args(["peers/python/broken_client.py", &url, "--agent", agent])
+                    .current_dir(repo())
+                    .spawn()
+                    .expect("driver"),
+            )
+        })
+        .collect();
+    assert_eq!(wait(&mut server, Duration::from_secs(60), "wsprobe serve"), 0);
+    drop(clients);
+    for agent in ["first", "second"] {
+        assert_eq!(index(&out, agent).len(), 8, "{agent}");
+        assert!(out.join(format!("{agent}_index.html")).exists());
+    }
+}

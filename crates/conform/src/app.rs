@@ -203,7 +203,8 @@ pub async fn run_test(args: TestArgs, progress: bool) -> Result<TestOutcome, (u8
             agent,
             wall.as_secs_f64()
         );
-        report::write_report_dir(dir, &agent, &results, &summary).map_err(usage)?;
+        let one = report::AgentReport { agent: &agent, results: &results, summary };
+        report::write_report_dir(dir, &[one]).map_err(usage)?;
     }
     if let Some(f) = &args.junit {
         let xml = report::junit(&agent, &results).map_err(usage)?;

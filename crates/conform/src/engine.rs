@@ -31,7 +31,15 @@ pub enum Output {
     },
     /// Close the connection (TCP FIN after what was written).
     Shutdown,
+    /// Drop every earlier write not yet begun: the peer's Close is answered before the
+    /// rest of a long message (§5.5.1: "as soon as practical"; a Close may come between
+    /// fragments, §5.4). Writes hold whole frames, so the stream stays well-formed.
+    Discard,
 }
+
+/// Frames of one message are handed out in writes of about this many bytes, so a
+/// [`Output::Discard`] can stop a long message between frames.
+const WRITE_GROUP: usize = 64 << 10;
 
 /// What the steps wait for.
 enum Waiting {
@@ -386,6 +394,9 @@ impl<'a> CaseEngine<'a> {
             } else if spec.encode_into(&mut all).is_err() {
                 return;
             }
+            if all.len() >= WRITE_GROUP {
+                self.write(std::mem::take(&mut all), None, false);
+            }
         }
         if !all.is_empty() {
             self.write(all, None, false);
@@ -404,6 +415,17 @@ impl<'a> CaseEngine<'a> {
         if let Ok(b) = spec.encode() {
             self.write(b, None, false);
         }
+    }
+
+    /// Drops the writes not yet handed out, and asks the transport to drop those it
+    /// has not begun.
+    fn discard_unsent(&mut self) {
+        let before = self.outputs.len();
+        self.outputs.retain(|o| !matches!(o, Output::Write { .. }));
+        if self.outputs.len() < before {
+            self.tr.note("frames not yet written dropped to answer the Close");
+        }
+        self.outputs.push_back(Output::Discard);
     }
 
     fn drop_tcp(&mut self, why: &str) {
@@ -542,6 +564,7 @@ impl<'a> CaseEngine<'a> {
                     self.obs.remote_close_reason = Some(info.reason_lossy());
                 }
                 if !self.close_sent {
+                    self.discard_unsent();
                     // Echo the target's close (its code if it may be on the wire).
                     let body = match info.code {
                         Some(c) if code_allowed_on_wire(c) => c.to_be_bytes().to_vec(),
@@ -937,6 +960,7 @@ mod tests {
             match o {
                 Output::Write { bytes, .. } => s.feed(Dir::C2S, &bytes, &mut events),
                 Output::Shutdown => shutdown = true,
+                Output::Discard => {}
             }
         }
         (events, shutdown)

@@ -381,9 +381,22 @@ pub fn console(results: &[CaseResult], baseline: Option<&Baseline>, diffs: &[Dif
 
 /// The file name Autobahn uses for a case report.
 pub fn report_file(agent: &str, id: &str) -> String {
-    let clean: String =
-        agent.to_ascii_lowercase().chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
-    format!("{}_case_{}.json", clean, id.replace('.', "_"))
+    format!("{}_case_{}.json", file_stem(agent), id.replace('.', "_"))
+}
+
+/// An agent's name as it appears in file names: lower case, `_` for anything else.
+fn file_stem(agent: &str) -> String {
+    agent.to_ascii_lowercase().chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect()
+}
+
+/// One agent's results, for [`write_report_dir`].
+pub struct AgentReport<'a> {
+    /// The agent's name (the key of index.json).
+    pub agent: &'a str,
+    /// Its results, in case order.
+    pub results: &'a [CaseResult],
+    /// The summary shown at the top of its HTML page.
+    pub summary: String,
 }
 
 #[derive(Serialize)]
@@ -437,13 +450,38 @@ struct CaseReport<'a> {
 }
 
 /// Writes `index.json`, one JSON file per case and `index.html` into `dir`.
-pub fn write_report_dir(
-    dir: &Path,
-    agent: &str,
-    results: &[CaseResult],
-    summary: &str,
-) -> Result<(), String> {
+pub fn write_report_dir(dir: &Path, agents: &[AgentReport<'_>]) -> Result<(), String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let mut all = serde_json::Map::new();
+    for a in agents {
+        all.insert(a.agent.to_owned(), write_case_reports(dir, a.agent, a.results)?);
+    }
+    let text = serde_json::to_string_pretty(&all).map_err(|e| e.to_string())?;
+    std::fs::write(dir.join("index.json"), text).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let write = |name: &str, text: String| {
+        std::fs::write(dir.join(name), text).map_err(|e| format!("{}: {e}", dir.join(name).display()))
+    };
+    match agents {
+        [a] => write("index.html", html(a.agent, a.results, &a.summary)),
+        _ => {
+            let mut list = String::from(
+                "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>wsprobe reports</title>\
+</head><body style=\"font-family:system-ui,sans-serif;margin:2em\">\n<h1>wsprobe conformance reports</h1>\n<ul>\n",
+            );
+            for a in agents {
+                let page = format!("{}_index.html", file_stem(a.agent));
+                write(&page, html(a.agent, a.results, &a.summary))?;
+                let _ =
+                    writeln!(list, "<li><a href=\"{page}\">{}</a>: {}</li>", esc(a.agent), esc(&a.summary));
+            }
+            list.push_str("</ul>\n</body></html>\n");
+            write("index.html", list)
+        }
+    }
+}
+
+/// Writes one agent's per-case JSON reports; returns its index.json entries.
+fn write_case_reports(dir: &Path, agent: &str, results: &[CaseResult]) -> Result<serde_json::Value, String> {
     let mut index: BTreeMap<&str, IndexEntry> = BTreeMap::new();
     for (n, r) in results.iter().enumerate() {
         let file = report_file(agent, &r.case.id);
@@ -508,11 +546,7 @@ pub fn write_report_dir(
     for (k, v) in sorted {
         map.insert(k.to_owned(), serde_json::to_value(v).map_err(|e| e.to_string())?);
     }
-    let index = serde_json::json!({ agent: serde_json::Value::Object(map) });
-    let text = serde_json::to_string_pretty(&index).map_err(|e| e.to_string())?;
-    std::fs::write(dir.join("index.json"), text).map_err(|e| format!("{}: {e}", dir.display()))?;
-    std::fs::write(dir.join("index.html"), html(agent, results, summary))
-        .map_err(|e| format!("{}: {e}", dir.display()))
+    Ok(serde_json::Value::Object(map))
 }
 
 fn esc(s: &str) -> String {

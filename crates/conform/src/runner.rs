@@ -11,6 +11,7 @@ use crate::transcript::Transcript;
 use crate::verdict::{self, Finding, Observed, Received, ResponseFailure};
 use base64::Engine as _;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -189,7 +190,13 @@ pub struct CaseRun {
 }
 
 enum WriteCmd {
-    Data { bytes: Vec<u8>, chop: Option<usize>, sync: bool },
+    /// Bytes to write, queued in discard epoch `epoch`.
+    Data {
+        bytes: Vec<u8>,
+        chop: Option<usize>,
+        sync: bool,
+        epoch: u64,
+    },
     Shutdown,
 }
 
@@ -382,15 +389,23 @@ pub async fn run_case(case: &Case, opts: &RunOptions) -> CaseRun {
 pub(crate) async fn drive<'a>(mut engine: CaseEngine<'a>, stream: TcpStream, first: &[u8]) -> CaseEngine<'a> {
     let (mut rd, wr) = stream.into_split();
     let (wtx, wrx) = mpsc::unbounded_channel();
-    let writer = tokio::spawn(writer_task(wr, wrx));
+    // Bumped by a Discard: the writer skips data queued in an earlier epoch.
+    let epoch = Arc::new(AtomicU64::new(0));
+    let writer = tokio::spawn(writer_task(wr, wrx, epoch.clone()));
     engine.start(first, Instant::now());
     let mut buf = vec![0u8; 64 * 1024];
     let mut reading = true;
     loop {
         while let Some(o) = engine.poll_output() {
             let cmd = match o {
-                Output::Write { bytes, chop, sync } => WriteCmd::Data { bytes, chop, sync },
+                Output::Write { bytes, chop, sync } => {
+                    WriteCmd::Data { bytes, chop, sync, epoch: epoch.load(Ordering::Relaxed) }
+                }
                 Output::Shutdown => WriteCmd::Shutdown,
+                Output::Discard => {
+                    epoch.fetch_add(1, Ordering::Relaxed);
+                    continue;
+                }
             };
             // The writer stops at a Shutdown or when the target is gone; the reader
             // reports how.
@@ -417,16 +432,27 @@ pub(crate) async fn drive<'a>(mut engine: CaseEngine<'a>, stream: TcpStream, fir
         }
     }
     let _ = wtx.send(WriteCmd::Shutdown);
-    if timeout(Duration::from_millis(200), writer).await.is_err() {
-        engine.note("writer still busy at the end of the case");
+    let mut writer = writer;
+    if timeout(Duration::from_millis(200), &mut writer).await.is_err() {
+        // The target stopped reading with our bytes still queued (in the kernel too):
+        // a FIN would wait behind them for as long as the target waits for it. Reset.
+        engine.note("the target did not read what was still queued at the end of the case: TCP reset");
+        writer.abort();
+        let _ = writer.await;
+        let _ = rd.as_ref().set_zero_linger();
     }
     engine
 }
 
-async fn writer_task(mut wr: OwnedWriteHalf, mut rx: mpsc::UnboundedReceiver<WriteCmd>) {
+async fn writer_task(
+    mut wr: OwnedWriteHalf,
+    mut rx: mpsc::UnboundedReceiver<WriteCmd>,
+    epoch: Arc<AtomicU64>,
+) {
     while let Some(cmd) = rx.recv().await {
         match cmd {
-            WriteCmd::Data { bytes, chop, sync } => {
+            WriteCmd::Data { epoch: queued, .. } if queued < epoch.load(Ordering::Relaxed) => {}
+            WriteCmd::Data { bytes, chop, sync, .. } => {
                 let r = match chop {
                     Some(n) => {
                         let mut r = Ok(());

@@ -42,8 +42,10 @@ pub struct ServeConfig {
     pub report: Option<PathBuf>,
     /// JUnit file.
     pub junit: Option<PathBuf>,
-    /// Stop after the first `updateReports`.
+    /// Stop after the first `updateReports` (of `agents` different agents).
     pub once: bool,
+    /// With `once`: how many agents' `updateReports` end the run (agents run at once).
+    pub agents: usize,
 }
 
 /// How a `serve` run ended (with `--once`).
@@ -133,6 +135,7 @@ const HEAD_MAX: usize = 16 << 10;
 pub async fn serve(listener: TcpListener, cfg: Arc<ServeConfig>) -> Result<ServeOutcome, String> {
     let state: Arc<State> = Arc::default();
     let (done_tx, mut done_rx) = tokio::sync::mpsc::channel::<Result<String, String>>(4);
+    let mut reported = std::collections::BTreeSet::new();
     loop {
         tokio::select! {
             accepted = listener.accept() => {
@@ -146,7 +149,8 @@ pub async fn serve(listener: TcpListener, cfg: Arc<ServeConfig>) -> Result<Serve
             }
             Some(r) = done_rx.recv() => {
                 let agent = r?;
-                if cfg.once {
+                reported.insert(agent.clone());
+                if cfg.once && reported.len() >= cfg.agents {
                     let agents = take_results(&state.results);
                     return Ok(ServeOutcome { agents, agent });
                 }
@@ -338,11 +342,19 @@ fn hex4(k: [u8; 4]) -> String {
 /// Writes the reports of every agent, JUnit of all results.
 fn write_reports(cfg: &ServeConfig, agents: &BTreeMap<String, Vec<CaseResult>>) -> Result<(), String> {
     if let Some(dir) = &cfg.report {
-        for (agent, results) in agents {
-            let summary =
-                format!("{} cases against {agent}\n{}", results.len(), report::Counts::of(results).line());
-            report::write_report_dir(dir, agent, results, &summary)?;
-        }
+        let all: Vec<report::AgentReport<'_>> = agents
+            .iter()
+            .map(|(agent, results)| report::AgentReport {
+                agent,
+                results,
+                summary: format!(
+                    "{} cases against {agent}\n{}",
+                    results.len(),
+                    report::Counts::of(results).line()
+                ),
+            })
+            .collect();
+        report::write_report_dir(dir, &all)?;
     }
     if let Some(f) = &cfg.junit {
         let all: Vec<CaseResult> = agents.values().flatten().cloned().collect();
