@@ -1093,4 +1093,38 @@ mod tests {
         let (obs, _) = e.finish();
         assert!(judge(&c, &obs).blamed.contains(&Rule::MaskClientUnmasked));
     }
+
+    #[test]
+    fn a_close_in_the_middle_of_a_long_message_is_answered_before_the_rest() {
+        // 9.3.1: 4 MiB of text in 64-byte frames, handed out in writes of whole frames.
+        let (c, o) = (case("9.3.1"), opts());
+        let t0 = Instant::now();
+        let mut e = started_as(Role::Server, &c, &o, t0);
+        let first = match e.poll_output() {
+            Some(Output::Write { bytes, .. }) => bytes,
+            other => panic!("a write first, got {other:?}"),
+        };
+        assert!(first.len() < 2 * WRITE_GROUP, "frames handed out in groups, not 4 MiB at once");
+        let close = FrameSpec::new(OpCode::CLOSE, close_payload(1009, b"")).masked([1, 2, 3, 4]);
+        e.receive(&close.encode().expect("frame"), t0);
+        let rest: Vec<Output> = std::iter::from_fn(|| e.poll_output()).collect();
+        assert!(matches!(rest.first(), Some(Output::Discard)), "{:?}", rest.first());
+        let written: Vec<u8> = rest
+            .iter()
+            .filter_map(|o| match o {
+                Output::Write { bytes, .. } => Some(bytes.clone()),
+                _ => None,
+            })
+            .flatten()
+            .collect();
+        // Only the Close is left to write (the frames after the first write are dropped).
+        let mut events = Vec::new();
+        let mut client_view = Session::established(Limits::default(), Established { pmd: None });
+        client_view.feed(Dir::S2C, &first, &mut events);
+        client_view.feed(Dir::S2C, &written, &mut events);
+        assert!(!events.iter().any(|e| matches!(e, Event::Violation(_))), "still well-formed");
+        assert!(events.iter().any(|e| matches!(e, Event::Frame(f) if f.header.opcode == OpCode::CLOSE)));
+        assert!(written.len() < 16, "{} bytes after the Close came in", written.len());
+        assert!(matches!(rest.last(), Some(Output::Shutdown)));
+    }
 }
