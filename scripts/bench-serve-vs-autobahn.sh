@@ -29,13 +29,8 @@ scale=${BENCH_TIME_SCALE:-1}
 mkdir -p "$outdir"
 outdir=$(cd "$outdir" && pwd)
 
-server_pid=
-cleanup() { if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi; server_pid=; }
-trap cleanup EXIT
-
-echo "bench: building wsprobe (release)" >&2
-(cd "$repo" && cargo build --release -q -p wsprobe)
-wsprobe=${CARGO_TARGET_DIR:-$repo/target}/release/wsprobe
+# shellcheck source=bench-lib.sh
+source "$here/bench-lib.sh"
 
 wstest=${WSTEST:-/tmp/autobahn/venv/bin/wstest}
 if [ ! -x "$wstest" ]; then

@@ -38,13 +38,8 @@ if [ "$bench_all" = 1 ]; then outdir=${2:-/tmp/wsprobe-bench-all}; else outdir=$
 mkdir -p "$outdir"
 outdir=$(cd "$outdir" && pwd)
 
-server_pid=
-cleanup() { if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi; server_pid=; }
-trap cleanup EXIT
-
-echo "bench: building wsprobe (release)" >&2
-(cd "$repo" && cargo build --release -q -p wsprobe)
-wsprobe=${CARGO_TARGET_DIR:-$repo/target}/release/wsprobe
+# shellcheck source=bench-lib.sh
+source "$here/bench-lib.sh"
 
 # Starts a server command that prints "LISTENING <port>"; sets $url.
 start_server() {
