@@ -387,3 +387,27 @@ fn agents_run_concurrently_and_share_the_reports() {
         assert!(out.join(format!("{agent}_index.html")).exists());
     }
 }
+
+/// Without an upgrade, `/` is the browser page and anything else a 426 naming the URLs.
+#[test]
+fn plain_http_gets_the_page_or_426() {
+    use std::io::{Read, Write};
+    let (mut server, url) = serve(&["--cases", "1.1.1"]);
+    let addr = url.trim_start_matches("ws://").to_string();
+    let get = |path: &str| {
+        let mut s = std::net::TcpStream::connect(&addr).expect("connect");
+        s.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+        s.write_all(format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\n\r\n").as_bytes()).expect("request");
+        let mut text = String::new();
+        s.read_to_string(&mut text).expect("response");
+        text
+    };
+    let page = get("/");
+    assert!(page.starts_with("HTTP/1.1 200 OK\r\n"), "{page:.80}");
+    assert!(page.contains("text/html") && page.contains("/runCase") && page.contains("/updateReports"));
+    let other = get("/runCase?case=1");
+    assert!(other.starts_with("HTTP/1.1 426 Upgrade Required\r\nUpgrade: websocket\r\n"), "{other}");
+    assert!(other.contains("/getCaseCount"));
+    let _ = server.kill();
+    let _ = server.wait();
+}

@@ -246,7 +246,7 @@ async fn plain_http(stream: &mut TcpStream, path: &str) {
     let (status, kind, body) = match path {
         "/" | "/index.html" => ("200 OK", "text/html; charset=utf-8", PAGE),
         _ => (
-            "426 Upgrade Required",
+            "426 Upgrade Required\r\nUpgrade: websocket",
             "text/plain",
             "wsprobe serve: WebSocket client testing (Autobahn fuzzingserver URLs: /getCaseCount, \
              /runCase?case=N&agent=A, /getCaseInfo?case=N, /getCaseStatus?case=N&agent=A, \
