@@ -14,6 +14,8 @@
 #   CLIENT: autobahn wall seconds: <s>
 #   CLIENT: speedup: <x>
 # and writes OUTDIR (default /tmp/wsprobe-bench-serve): the reports of both servers.
+# BENCH_COMPRESSION=1: categories 12 and 13 instead (216 permessage-deflate cases, 1,000
+# messages each of 16 B to 128 KiB; the drivers offer permessage-deflate).
 # BENCH_TIME_SCALE=F (default 1): wsprobe serve --time-scale F (the cases' own waits, e.g.
 # 8 s in 6.4.x and 2 s in 5.19/5.20, times F; Autobahn's are fixed).
 # BENCH_PARALLEL=N (default 1): for wsprobe only, N copies of the driver run at once as
@@ -26,6 +28,13 @@ outdir=${1:-/tmp/wsprobe-bench-serve}
 clients=${BENCH_CLIENTS:-python node}
 parallel=${BENCH_PARALLEL:-1}
 scale=${BENCH_TIME_SCALE:-1}
+if [ "${BENCH_COMPRESSION:-0}" = 1 ]; then
+    ws_cases=(--cases '12.*,13.*')
+    ab_cases='"cases": ["12.*", "13.*"], "exclude-cases": []'
+else
+    ws_cases=(--exclude 'C.*,12.*,13.*')
+    ab_cases='"cases": ["*"], "exclude-cases": ["12.*", "13.*"]'
+fi
 mkdir -p "$outdir"
 outdir=$(cd "$outdir" && pwd)
 
@@ -63,7 +72,7 @@ for client in $clients; do
 
     # ---- wsprobe serve
     port=$(free_port)
-    "$wsprobe" serve --once --listen "127.0.0.1:$port" --exclude 'C.*' --time-scale "$scale" --agents "$parallel" \
+    "$wsprobe" serve --once --listen "127.0.0.1:$port" "${ws_cases[@]}" --time-scale "$scale" --agents "$parallel" \
         --report "$outdir/wsprobe-$client" >"$outdir/wsprobe-$client.out" 2>&1 &
     server_pid=$!
     wait_port "$port"
@@ -88,7 +97,7 @@ for client in $clients; do
     mkdir -p "$outdir/autobahn-$client"
     cat >"$outdir/autobahn-$client/spec.json" <<EOF
 {"url": "ws://127.0.0.1:$port", "outdir": "$outdir/autobahn-$client/reports",
- "cases": ["*"], "exclude-cases": ["12.*", "13.*"], "exclude-agent-cases": {}}
+ $ab_cases, "exclude-agent-cases": {}}
 EOF
     (cd "$outdir/autobahn-$client" && exec "$wstest" -m fuzzingserver -s spec.json) \
         >"$outdir/autobahn-$client/wstest.out" 2>&1 &

@@ -13,7 +13,7 @@ const { version } = require('ws/package.json');
 
 function open(url, onMessage) {
   return new Promise((resolve) => {
-    const ws = new WebSocket(url, { perMessageDeflate: false, maxPayload: 256 * 1024 * 1024 });
+    const ws = new WebSocket(url, { maxPayload: 256 * 1024 * 1024 });
     let first = null;
     ws.on('message', (data, isBinary) => {
       if (onMessage) onMessage(ws, data, isBinary);

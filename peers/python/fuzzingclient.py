@@ -24,7 +24,7 @@ async def run(base, agent, limit):
     for n in range(1, count + 1):
         url = f"{base}/runCase?case={n}&agent={agent}"
         try:
-            async with connect(url, max_size=None, compression=None, open_timeout=10) as ws:
+            async with connect(url, max_size=None, open_timeout=10) as ws:
                 async for message in ws:
                     await ws.send(message)
         except (websockets.exceptions.WebSocketException, OSError, asyncio.TimeoutError):

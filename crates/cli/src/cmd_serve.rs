@@ -38,7 +38,10 @@ A driver, with Python websockets (peers/python/fuzzingclient.py is a complete on
           pass
   asyncio.run(main())
 
-The catalog: Autobahn's categories 1-7, 9 and 10 in the server-to-client direction, and
+The catalog: Autobahn's categories 1-7, 9, 10, 12 and 13 in the server-to-client direction
+(in 12 and 13 the server accepts the client's permessage-deflate offer, asking what
+Autobahn's fuzzingserver asks in 13.2-13.7: client_no_context_takeover and/or
+client_max_window_bits=9 or 15; a client that offers nothing gets UNIMPLEMENTED), and
 wsprobe's C.* cases (a masked server frame, a 101 with a wrong Accept, without Upgrade or
 Connection, with an extension or subprotocol the client did not offer: the client must fail
 the connection; eight echoes with fresh masking keys). In every case the client's request
@@ -78,7 +81,7 @@ pub struct Args {
     #[arg(long, requires = "baseline")]
     update_baseline: bool,
     /// Cases to serve, as globs over case ids; comma-separated or repeated (default: all of
-    /// the client catalog: Autobahn's 1-7, 9, 10 and wsprobe's C.*).
+    /// the client catalog: Autobahn's 1-7, 9, 10, 12, 13 and wsprobe's C.*).
     #[arg(long, value_name = "GLOBS")]
     cases: Vec<String>,
     /// Cases to leave out, as globs.

@@ -154,6 +154,11 @@ pub struct Case {
     pub offer: Option<String>,
     /// What the case needs of permessage-deflate.
     pub pmd: PmdUse,
+    /// Client cases (`wsprobe serve`): the permessage-deflate answers the server tries
+    /// in turn (`accept = ["client_no_context_takeover; client_max_window_bits=9", ""]`);
+    /// the first one the client's offer allows is given. Empty: the offer's defaults
+    /// when `pmd` is required, no compression otherwise.
+    pub accept: Vec<wsprobe_wire::deflate::ServerAsk>,
     /// Where it is defined.
     pub file: String,
     /// Line of its id.
@@ -277,6 +282,8 @@ struct CaseRaw {
     offer: Option<String>,
     #[serde(default)]
     pmd: Option<Spanned<String>>,
+    #[serde(default)]
+    accept: Vec<Spanned<String>>,
 }
 
 fn line_of(src: &str, offset: usize) -> usize {
@@ -440,6 +447,11 @@ fn parse_case(
             return Err(err(span, format!("case {id}: pmd is \"required\" or \"optional\", not {other:?}")));
         }
     };
+    let mut accept = Vec::new();
+    for a in &raw.accept {
+        let ask = wsprobe_wire::deflate::ServerAsk::parse(a.get_ref());
+        accept.push(ask.map_err(|m| err(a.span(), format!("case {id}: accept: {m}")))?);
+    }
     Ok(Case {
         id,
         category: cat,
@@ -463,6 +475,7 @@ fn parse_case(
         performance: raw.performance,
         offer: raw.offer,
         pmd,
+        accept,
         file: file.to_owned(),
         line: line_of(src, id_span.start),
     })
@@ -523,14 +536,16 @@ impl Catalog {
             .expect("the built-in catalog is valid (checked by tests)")
     }
 
-    /// The client catalog of `wsprobe serve`: Autobahn's categories 1-7, 9 and 10 (the
-    /// server-to-client direction) and wsprobe's own client cases `C.*`.
+    /// The client catalog of `wsprobe serve`: Autobahn's categories 1-7, 9, 10, 12 and
+    /// 13 (the server-to-client direction; in 12 and 13 the server answers the client's
+    /// permessage-deflate offer as the case's `accept` says) and wsprobe's own client
+    /// cases `C.*`.
     pub fn for_clients() -> Catalog {
         let autobahn = BUILTIN.iter().copied().filter(|(f, _)| {
             f.strip_prefix("autobahn/")
                 .and_then(|n| n.split('-').next())
                 .and_then(|n| n.parse::<u32>().ok())
-                .is_some_and(|n| n <= 10)
+                .is_some_and(|n| n <= 10 || n == 12 || n == 13)
         });
         Catalog::from_sources(autobahn.chain([CLIENT_CASES]))
             .expect("the built-in client catalog is valid (checked by tests)")
@@ -606,12 +621,14 @@ pub fn globs(patterns: &[String]) -> Result<globset::GlobSet, String> {
 mod tests {
 
     #[test]
-    fn client_catalog_is_autobahn_1_to_10_and_c() {
+    fn client_catalog_is_autobahn_1_to_10_12_13_and_c() {
         let c = Catalog::for_clients();
         let ids: Vec<&str> = c.cases.iter().map(|c| c.id.as_str()).collect();
         assert_eq!(ids.iter().filter(|i| i.starts_with("C.")).count(), 8);
-        assert_eq!(ids.len(), 301 + 8);
-        assert!(!ids.iter().any(|i| i.starts_with("12.") || i.starts_with("H.")));
+        assert_eq!(ids.len(), 301 + 216 + 8);
+        assert!(!ids.iter().any(|i| i.starts_with("H.") || i.starts_with("P.") || i.starts_with("8.")));
+        let asking = c.cases.iter().filter(|c| !c.accept.is_empty()).count();
+        assert_eq!(asking, 6 * 18, "13.2-13.7 ask something of the offer");
         assert!(c.cases.iter().any(|c| !c.response.is_empty()));
         assert!(!Catalog::builtin().cases.iter().any(|c| c.id.starts_with("C.")));
     }

@@ -15,7 +15,7 @@
 //! tokio driver as `wsprobe test`. Every wait has a timeout: a client that never
 //! sends its request, hangs or floods ends with a verdict, never a hang of the server.
 
-use crate::catalog::{Case, RequestEdit};
+use crate::catalog::{Case, PmdUse, RequestEdit};
 use crate::engine::CaseEngine;
 use crate::report;
 use crate::runner::{CaseResult, KeyGen, RunOptions, drive};
@@ -27,6 +27,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+use wsprobe_wire::deflate::{self, PmdConfig, ServerAsk};
 use wsprobe_wire::encode::{FrameSpec, close_payload};
 use wsprobe_wire::handshake::{self, Progress, Request};
 use wsprobe_wire::{OpCode, Role, Rule};
@@ -182,16 +183,17 @@ async fn connection(
     let number = query.get("case").and_then(|c| c.parse::<usize>().ok());
     let agent = query.get("agent").cloned().unwrap_or_else(|| "unknown".into());
     let case = number.and_then(|n| Some((n, cfg.cases.get(n.checked_sub(1)?)?)));
-    let edits = match (path, case) {
-        ("/runCase", Some((_, c))) => c.response.as_slice(),
-        _ => &[],
+    let (edits, pmd) = match (path, case) {
+        ("/runCase", Some((_, c))) => answer(c, &req),
+        _ => (Vec::new(), None),
     };
     // Registered before the 101 goes out: from then on the client can see the case end.
     let _playing = match (path, case) {
         ("/runCase", Some((n, _))) => Some(state.playing(&agent, n)),
         _ => None,
     };
-    if stream.write_all(&switching(&key, edits)).await.is_err() {
+    let response = switching(&key, &edits);
+    if stream.write_all(&response).await.is_err() {
         return None;
     }
     match path {
@@ -200,7 +202,9 @@ async fn connection(
                 say_and_close(&mut stream, &format!("no case {:?}", query.get("case"))).await;
                 return None;
             };
-            let r = run_case(case, &cfg.opts, &req, &key, &agent, &state.seen, stream, &rest).await;
+            let response = String::from_utf8_lossy(&response);
+            let client = Client { req: &req, response: response.trim_end(), key: &key, agent: &agent, pmd };
+            let r = run_case(case, &cfg.opts, client, &state.seen, stream, &rest).await;
             if let Ok(mut m) = state.results.lock() {
                 m.entry(agent).or_default().insert(n, r);
             }
@@ -263,6 +267,25 @@ async fn plain_http(stream: &mut TcpStream, path: &str) {
     let _ = stream.shutdown().await;
 }
 
+/// A case's edits of its 101 answer to `req`, with the permessage-deflate answer its
+/// `accept` asks for (the first the client's offer allows), and the configuration that
+/// answer agrees to. A compression case whose answer the offer allows none of gets no
+/// extension (and ends UNIMPLEMENTED, as with Autobahn).
+fn answer(case: &Case, req: &Request) -> (Vec<RequestEdit>, Option<PmdConfig>) {
+    let mut edits = case.response.clone();
+    if case.pmd != PmdUse::Required && case.accept.is_empty() {
+        return (edits, None);
+    }
+    let offers = req.offered_extensions().unwrap_or_default();
+    let asks = if case.accept.is_empty() { vec![ServerAsk::default()] } else { case.accept.clone() };
+    let Some((ext, cfg)) = asks.into_iter().find_map(|a| deflate::answer_offers_asking(&offers, a)) else {
+        return (edits, None);
+    };
+    let value = wsprobe_wire::extensions::format_extensions(&[ext]);
+    edits.push(RequestEdit::Add("Sec-WebSocket-Extensions".into(), value));
+    (edits, Some(cfg))
+}
+
 /// The 101 answer to a request with nonce `key`, with a case's `edits` applied.
 fn switching(key: &str, edits: &[RequestEdit]) -> Vec<u8> {
     let mut headers: Vec<(String, String)> = vec![
@@ -292,23 +315,33 @@ fn switching(key: &str, edits: &[RequestEdit]) -> Vec<u8> {
     out.into_bytes()
 }
 
-/// Plays `case` against the client whose upgrade request was `req` (nonce `key`), and
-/// judges what the client `agent` reused from its earlier connections.
-#[allow(clippy::too_many_arguments)]
+/// The connecting client of a case: its request, the 101 it got, its nonce and agent
+/// name, and the permessage-deflate configuration the 101 agreed to.
+struct Client<'a> {
+    req: &'a Request,
+    /// The head of the 101 it got.
+    response: &'a str,
+    key: &'a str,
+    agent: &'a str,
+    pmd: Option<PmdConfig>,
+}
+
+/// Plays `case` against `client`, and judges what the client reused from its earlier
+/// connections.
 async fn run_case(
     case: &Case,
     opts: &RunOptions,
-    req: &Request,
-    key: &str,
-    agent: &str,
+    client: Client<'_>,
     seen: &Mutex<Seen>,
     stream: TcpStream,
     rest: &[u8],
 ) -> CaseResult {
+    let Client { req, response, key, agent, pmd } = client;
     let start = Instant::now();
-    let mut obs = Observed { established: true, status: Some(101), ..Observed::default() };
+    let mut obs = Observed { established: true, status: Some(101), pmd, ..Observed::default() };
     let mut tr = Transcript::new(start);
     tr.request = format!("{} {}", req.method, req.target);
+    tr.response = Some(response.to_string());
     for (rule, detail) in handshake::check_request(req) {
         tr.note(&format!("handshake: {rule}: {detail}"));
         obs.findings.push(Finding { rule, detail });
@@ -322,7 +355,7 @@ async fn run_case(
         obs.findings.push(Finding { rule: Rule::HsRequestKeyReused, detail });
     }
     let keys = KeyGen::new(opts.seed, &case.id);
-    let engine = CaseEngine::new(case, opts, Role::Server, keys, obs, tr, None, start);
+    let engine = CaseEngine::new(case, opts, Role::Server, keys, obs, tr, pmd, start);
     let mut engine = drive(engine, stream, rest).await;
     if let Some(k) = engine.first_mask_key()
         && seen.lock().is_ok_and(|mut s| !s.keys.entry(agent.to_string()).or_default().insert(k))
@@ -447,5 +480,41 @@ mod tests {
         assert_eq!(percent_decode("a%2"), "a%2");
         assert_eq!(percent_decode("%zz%41"), "%zzA");
         assert_eq!(split_target("/getCaseCount").0, "/getCaseCount");
+    }
+
+    #[test]
+    fn compression_cases_answer_the_offer_as_they_ask() {
+        let catalog = crate::catalog::Catalog::for_clients();
+        let case = |id: &str| catalog.cases.iter().find(|c| c.id == id).expect("case").clone();
+        let request = |ext: &str| {
+            let head = format!(
+                "GET /runCase?case=1 HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+                 Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n{ext}\r\n"
+            );
+            match handshake::parse_request(head.as_bytes()) {
+                Ok(Progress::Complete { value, .. }) => value,
+                other => panic!("{other:?}"),
+            }
+        };
+        let offer = request("Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n");
+        let bare = request("Sec-WebSocket-Extensions: permessage-deflate\r\n");
+        let header = |(edits, _): (Vec<RequestEdit>, Option<PmdConfig>)| match edits.as_slice() {
+            [RequestEdit::Add(n, v)] if n == "Sec-WebSocket-Extensions" => Some(v.clone()),
+            [] => None,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(header(answer(&case("12.1.1"), &offer)).as_deref(), Some("permessage-deflate"));
+        assert_eq!(
+            header(answer(&case("13.5.1"), &offer)).as_deref(),
+            Some("permessage-deflate; client_no_context_takeover; client_max_window_bits=9")
+        );
+        // 13.3 asks for window bits the bare offer does not allow: no compression.
+        assert_eq!(answer(&case("13.3.1"), &bare).1, None);
+        assert_eq!(
+            header(answer(&case("13.7.1"), &bare)).as_deref(),
+            Some("permessage-deflate; client_no_context_takeover")
+        );
+        assert_eq!(header(answer(&case("12.1.1"), &request(""))), None);
+        assert_eq!(header(answer(&case("1.1.1"), &offer)), None, "no compression outside 12 and 13");
     }
 }

@@ -13,6 +13,6 @@ mod params;
 
 pub use codec::{Deflater, InflateError, Inflater, TAIL};
 pub use params::{
-    ClientBits, NAME, PmdConfig, PmdParams, accept_response, answer_offers, format_params, negotiate,
-    parse_params,
+    ClientBits, NAME, PmdConfig, PmdParams, ServerAsk, accept_response, answer_offers, answer_offers_asking,
+    format_params, negotiate, parse_params,
 };

@@ -4,8 +4,8 @@
 use proptest::prelude::*;
 use wsprobe_wire::Role;
 use wsprobe_wire::deflate::{
-    ClientBits, Deflater, InflateError, Inflater, NAME, PmdConfig, PmdParams, accept_response, answer_offers,
-    format_params, parse_params,
+    ClientBits, Deflater, InflateError, Inflater, NAME, PmdConfig, PmdParams, ServerAsk, accept_response,
+    answer_offers, answer_offers_asking, format_params, parse_params,
 };
 use wsprobe_wire::extensions::{ExtParam, Extension};
 use wsprobe_wire::rules::Rule;
@@ -302,6 +302,33 @@ fn reference_server_answers() {
     assert_eq!(cfg.for_sender(Role::Server), (8, true));
     assert_eq!(cfg.for_sender(Role::Client), (9, true));
     assert_eq!(accept_response(&offers, &answer), Ok(cfg));
+}
+
+#[test]
+fn a_server_asks_for_what_the_offer_allows() {
+    let ask = |t: &str| ServerAsk::parse(t).unwrap();
+    let both = ask("client_no_context_takeover; client_max_window_bits=9");
+    assert_eq!(both, ServerAsk { client_no_context_takeover: true, client_max_window_bits: Some(9) });
+    assert!(ServerAsk::parse("client_max_window_bits=16").is_err());
+    assert!(ServerAsk::parse("server_no_context_takeover").is_err());
+    // client_no_context_takeover may always be asked (§7.1.1.2); window bits only of an
+    // offer with client_max_window_bits, and no more than its value (§7.1.2.2).
+    let bare = [ext("")];
+    let (answer, cfg) = answer_offers_asking(&bare, ask("client_no_context_takeover")).unwrap();
+    assert_eq!(answer, ext("client_no_context_takeover"));
+    assert_eq!(cfg.for_sender(Role::Client), (15, true));
+    assert_eq!(accept_response(&bare, &answer), Ok(cfg));
+    assert_eq!(answer_offers_asking(&bare, both), None);
+    let bits = [ext("client_max_window_bits")];
+    let (answer, cfg) = answer_offers_asking(&bits, both).unwrap();
+    assert_eq!(cfg.for_sender(Role::Client), (9, true));
+    assert_eq!(accept_response(&bits, &answer), Ok(cfg));
+    assert_eq!(answer_offers_asking(&[ext("client_max_window_bits=8")], both), None);
+    // The first offer that allows it is answered.
+    let offers = [ext(""), ext("client_max_window_bits=12")];
+    let (answer, _) = answer_offers_asking(&offers, both).unwrap();
+    assert_eq!(answer, ext("client_no_context_takeover; client_max_window_bits=9"));
+    assert_eq!(answer_offers_asking(&offers, ServerAsk::default()), answer_offers(&offers));
 }
 
 // ---- Window bits 8 ----

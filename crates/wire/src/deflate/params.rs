@@ -304,6 +304,60 @@ pub fn negotiate(offers: &[Extension], selected: &[Extension]) -> (Option<PmdCon
     }
 }
 
+/// What a server asks of the client in its permessage-deflate answer (RFC 7692
+/// §7.1.1.2, §7.1.2.2), on top of echoing the offer as [`answer_offers`] does.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ServerAsk {
+    /// Add `client_no_context_takeover` (a server may, offered or not).
+    pub client_no_context_takeover: bool,
+    /// `client_max_window_bits=N`: only for an offer that has `client_max_window_bits`,
+    /// and no more than its value.
+    pub client_max_window_bits: Option<u8>,
+}
+
+impl ServerAsk {
+    /// Parses `client_no_context_takeover; client_max_window_bits=N` (either, both
+    /// or neither, `;`-separated); the error names what is not one of them.
+    pub fn parse(text: &str) -> Result<ServerAsk, String> {
+        let mut ask = ServerAsk::default();
+        for p in text.split(';').map(str::trim).filter(|p| !p.is_empty()) {
+            match p.split_once('=').map(|(k, v)| (k.trim(), v.trim())) {
+                None if p == "client_no_context_takeover" => ask.client_no_context_takeover = true,
+                Some(("client_max_window_bits", v)) => match v.parse::<u8>() {
+                    Ok(b) if (8..=15).contains(&b) => ask.client_max_window_bits = Some(b),
+                    _ => return Err(format!("client_max_window_bits={v}: not 8..15")),
+                },
+                _ => {
+                    return Err(format!("{p:?}: not client_no_context_takeover or client_max_window_bits=N"));
+                }
+            }
+        }
+        Ok(ask)
+    }
+}
+
+/// Server side (`wsprobe serve`): answers the first valid permessage-deflate offer
+/// in `offers` that allows what `ask` asks for, echoing it as [`answer_offers`] does
+/// otherwise; `None` if no offer allows it.
+pub fn answer_offers_asking(offers: &[Extension], ask: ServerAsk) -> Option<(Extension, PmdConfig)> {
+    offers.iter().filter(|o| is_pmd(o)).find_map(|o| {
+        let o = parse_params(o).ok()?;
+        let client_max_window_bits = match (ask.client_max_window_bits, o.client_max_window_bits) {
+            (None, Some(ClientBits::Bits(b))) => Some(ClientBits::Bits(b)),
+            (None, _) => None,
+            (Some(n), Some(ClientBits::NoValue)) => Some(ClientBits::Bits(n)),
+            (Some(n), Some(ClientBits::Bits(b))) if n <= b => Some(ClientBits::Bits(n)),
+            (Some(_), _) => return None,
+        };
+        let r = PmdParams {
+            client_no_context_takeover: o.client_no_context_takeover || ask.client_no_context_takeover,
+            client_max_window_bits,
+            ..o
+        };
+        Some((format_params(&r), PmdConfig::from_params(&r)))
+    })
+}
+
 /// Server side (the reference server): answers the first valid
 /// permessage-deflate offer in `offers`, or `None` if there is none (§7: invalid
 /// offers are declined).
@@ -313,15 +367,5 @@ pub fn negotiate(offers: &[Extension], selected: &[Extension]) -> (Option<PmdCon
 /// `client_max_window_bits` when the offer gave it a value (a value-less one is
 /// left out of the answer, i.e. 15).
 pub fn answer_offers(offers: &[Extension]) -> Option<(Extension, PmdConfig)> {
-    offers.iter().filter(|o| is_pmd(o)).find_map(|o| {
-        let o = parse_params(o).ok()?;
-        let r = PmdParams {
-            client_max_window_bits: match o.client_max_window_bits {
-                Some(ClientBits::Bits(b)) => Some(ClientBits::Bits(b)),
-                _ => None,
-            },
-            ..o
-        };
-        Some((format_params(&r), PmdConfig::from_params(&r)))
-    })
+    answer_offers_asking(offers, ServerAsk::default())
 }
