@@ -69,9 +69,14 @@ impl Drop for Client {
 
 /// Runs a client against `wsprobe serve --once` with the peer's baseline: `client` gets
 /// the server's base URL and starts the driver. With `exits`, the driver must end by
-/// itself with status 0; otherwise it is killed once the server has ended. Returns the
-/// report directory.
-fn run_peer(name: &str, client: impl FnOnce(&str) -> Child, exits: bool, baseline: &str) -> PathBuf {
+/// itself with status 0; otherwise it is killed once the server has ended. Every case
+/// must have run and every compression case passed; returns the agent's results.
+fn run_peer(
+    name: &str,
+    client: impl FnOnce(&str) -> Child,
+    exits: bool,
+    baseline: &str,
+) -> serde_json::Map<String, serde_json::Value> {
     let out = std::env::temp_dir().join(format!("wsprobe-serve-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&out);
     let junit = out.join("junit.xml");
@@ -98,7 +103,10 @@ fn run_peer(name: &str, client: impl FnOnce(&str) -> Child, exits: bool, baselin
     }
     assert_eq!(code, 0, "{name}: results differ from {}:\n{stdout}", baseline.display());
     assert!(junit.exists(), "JUnit written");
-    out
+    let got = index(&out, name);
+    assert_eq!(got.len(), RUN_CASES);
+    compressed_everywhere(&got);
+    got
 }
 
 /// The compression cases left out of the test runs: of every subcategory of 12 and 13
@@ -173,10 +181,7 @@ fn python_websockets_client_matches_its_baseline_and_autobahn() {
     let Some(py) = peer(&repo().join("peers/.venv/bin/python")) else { return };
     let py = py.to_str().expect("utf-8").to_string();
     let client = driver("python-websockets", &[&py, "peers/python/fuzzingclient.py"]);
-    let out = run_peer("python-websockets", client, true, "reports/baselines/python-websockets-client.json");
-    let got = index(&out, "python-websockets");
-    assert_eq!(got.len(), RUN_CASES);
-    compressed_everywhere(&got);
+    let got = run_peer("python-websockets", client, true, "reports/baselines/python-websockets-client.json");
     // Calibration against Autobahn fuzzingserver's verdicts on the same client.
     let reference = repo().join("../shared/reference/autobahn-results-websockets-client.json");
     let Ok(text) = std::fs::read_to_string(&reference) else {
@@ -222,19 +227,13 @@ fn node_ws_client_matches_its_baseline() {
         return;
     }
     let client = driver("node-ws", &["node", "peers/node/fuzzingclient.js"]);
-    let out = run_peer("node-ws", client, true, "reports/baselines/node-ws-client.json");
-    let got = index(&out, "node-ws");
-    assert_eq!(got.len(), RUN_CASES);
-    compressed_everywhere(&got);
+    run_peer("node-ws", client, true, "reports/baselines/node-ws-client.json");
 }
 
 #[test]
 fn chromium_runs_the_catalog_from_the_page() {
     let Some(browser) = chromium("?agent=chromium") else { return };
-    let out = run_peer("chromium", browser, false, "reports/baselines/chromium-client.json");
-    let got = index(&out, "chromium");
-    assert_eq!(got.len(), RUN_CASES);
-    compressed_everywhere(&got);
+    run_peer("chromium", browser, false, "reports/baselines/chromium-client.json");
 }
 
 #[test]
