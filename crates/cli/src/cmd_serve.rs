@@ -73,6 +73,10 @@ pub struct Args {
     /// run at the same time; their cases run concurrently).
     #[arg(long, default_value_t = 1, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     agents: u32,
+    /// No line per case on stderr (by default each case's verdict is written as it ends:
+    /// AGENT: case N/TOTAL ID BEHAVIOR (close BEHAVIOR, MS ms)).
+    #[arg(long, short)]
+    quiet: bool,
     /// Compare with expected results (case id -> behavior JSON, as `wsprobe test` writes):
     /// failures it lists do not fail the run.
     #[arg(long, value_name = "FILE")]
@@ -135,6 +139,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         junit: args.junit,
         once: args.once,
         agents: args.agents as usize,
+        progress: !args.quiet,
     });
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async move {

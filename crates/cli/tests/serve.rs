@@ -28,6 +28,13 @@ fn peer(program: &Path) -> Option<PathBuf> {
 /// Starts `wsprobe serve --once` on a free loopback port with `extra` arguments;
 /// returns the child and its base URL (read from the line it prints first).
 fn serve(extra: &[&str]) -> (Child, String) {
+    let (child, url, _) = serve_logged(extra);
+    (child, url)
+}
+
+/// [`serve`], and what it writes to stderr after its first line (its per-case lines),
+/// read to the end by a thread so that the server never blocks on a full pipe.
+fn serve_logged(extra: &[&str]) -> (Child, String, std::thread::JoinHandle<String>) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_wsprobe"))
         .args(["serve", "--once", "--listen", "127.0.0.1:0"])
         .args(extra)
@@ -35,11 +42,17 @@ fn serve(extra: &[&str]) -> (Child, String) {
         .stderr(Stdio::piped())
         .spawn()
         .expect("wsprobe serve");
+    let mut stderr = BufReader::new(child.stderr.take().expect("stderr"));
     let mut line = String::new();
-    BufReader::new(child.stderr.take().expect("stderr")).read_line(&mut line).expect("first line");
+    stderr.read_line(&mut line).expect("first line");
     let url =
         line.split_whitespace().find(|w| w.starts_with("ws://")).expect("URL in the first line").to_string();
-    (child, url.trim_end_matches('/').to_string())
+    let log = std::thread::spawn(move || {
+        let mut rest = String::new();
+        let _ = std::io::Read::read_to_string(&mut stderr, &mut rest);
+        rest
+    });
+    (child, url.trim_end_matches('/').to_string(), log)
 }
 
 /// Waits for `child` at most `limit`; kills it and fails after that.
@@ -395,7 +408,7 @@ fn agents_run_concurrently_and_share_the_reports() {
     let out = std::env::temp_dir().join(format!("wsprobe-serve-agents-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&out);
     let report = out.to_str().expect("utf-8").to_string();
-    let (mut server, url) = serve(&["--cases", "C.*", "--agents", "2", "--report", &report]);
+    let (mut server, url, log) = serve_logged(&["--cases", "C.*", "--agents", "2", "--report", &report]);
     let clients: Vec<Client> = ["first", "second"]
         .iter()
         .map(|agent| {
@@ -410,9 +423,13 @@ fn agents_run_concurrently_and_share_the_reports() {
         .collect();
     assert_eq!(wait(&mut server, Duration::from_secs(60), "wsprobe serve"), 0);
     drop(clients);
+    let log = log.join().expect("stderr");
     for agent in ["first", "second"] {
         assert_eq!(index(&out, agent).len(), 8, "{agent}");
         assert!(out.join(format!("{agent}_index.html")).exists());
+        // A line per case as it ends.
+        assert!(log.contains(&format!("{agent}: case 8/8 C.3.1 OK")), "{log}");
+        assert_eq!(log.lines().filter(|l| l.starts_with(&format!("{agent}: case "))).count(), 8, "{log}");
     }
 }
 

@@ -22,6 +22,7 @@ use crate::runner::{CaseResult, KeyGen, RunOptions, drive};
 use crate::transcript::Transcript;
 use crate::verdict::{self, Finding, Observed};
 use std::collections::BTreeMap;
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -47,6 +48,8 @@ pub struct ServeConfig {
     pub once: bool,
     /// With `once`: how many agents' `updateReports` end the run (agents run at once).
     pub agents: usize,
+    /// Write a line per case to stderr as it ends.
+    pub progress: bool,
 }
 
 /// How a `serve` run ended (with `--once`).
@@ -205,6 +208,19 @@ async fn connection(
             let response = String::from_utf8_lossy(&response);
             let client = Client { req: &req, response: response.trim_end(), key: &key, agent: &agent, pmd };
             let r = run_case(case, &cfg.opts, client, &state.seen, stream, &rest).await;
+            if cfg.progress {
+                let v = &r.verdict;
+                let line = format!(
+                    "{agent}: case {n}/{} {} {} (close {}, {} ms)",
+                    cfg.cases.len(),
+                    case.id,
+                    v.behavior.as_str(),
+                    v.behavior_close.as_str(),
+                    r.duration.as_millis()
+                );
+                // A closed stderr must not stop the server.
+                let _ = writeln!(std::io::stderr(), "{line}");
+            }
             if let Ok(mut m) = state.results.lock() {
                 m.entry(agent).or_default().insert(n, r);
             }
