@@ -34,8 +34,8 @@ if [ "${BENCH_COMPRESSION:-0}" = 1 ]; then
     # Sizes above BENCH_PMD_MAX_SIZE (default 18: all) of every subcategory left out.
     max=${BENCH_PMD_MAX_SIZE:-18}
     big=$(for n in $(seq $((max + 1)) 18); do printf '12.*.%s 13.*.%s ' "$n" "$n"; done)
-    ws_cases=(--cases '12.*,13.*' --exclude "$(echo $big | tr ' ' ',')")
-    [ -n "$big" ] || ws_cases=(--cases '12.*,13.*')
+    ws_cases=(--cases '12.*,13.*')
+    [ -z "$big" ] || ws_cases+=(--exclude "$(echo $big | tr ' ' ',')")
     ab_cases="\"cases\": [\"12.*\", \"13.*\"], \"exclude-cases\": [$(for c in $big; do printf '"%s",' "$c"; done | sed 's/,$//')]"
 else
     ws_cases=(--exclude 'C.*,12.*,13.*')

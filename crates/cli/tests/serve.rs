@@ -348,8 +348,7 @@ fn broken_clients_fail_exactly_their_rule() {
                 let out = std::env::temp_dir().join(format!("wsprobe-broken-{fault}-{}", std::process::id()));
                 let _ = std::fs::remove_dir_all(&out);
                 let report = out.to_str().expect("utf-8").to_string();
-                let (mut server, url) =
-                    serve(&["--cases", "C.*", "--time-scale", "0.25", "--report", &report]);
+                let (mut server, url) = serve(&["--cases", "C.*", "--report", &report]);
                 let mut client = Client(
                     Command::new(&py)
                         .args(["peers/python/broken_client.py", &url, "--fault", fault, "--agent", fault])

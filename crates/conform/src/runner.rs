@@ -391,7 +391,7 @@ pub(crate) async fn drive<'a>(mut engine: CaseEngine<'a>, stream: TcpStream, fir
     let (wtx, wrx) = mpsc::unbounded_channel();
     // Bumped by a Discard: the writer skips data queued in an earlier epoch.
     let epoch = Arc::new(AtomicU64::new(0));
-    let writer = tokio::spawn(writer_task(wr, wrx, epoch.clone()));
+    let mut writer = tokio::spawn(writer_task(wr, wrx, epoch.clone()));
     engine.start(first, Instant::now());
     let mut buf = vec![0u8; 64 * 1024];
     let mut reading = true;
@@ -432,7 +432,6 @@ pub(crate) async fn drive<'a>(mut engine: CaseEngine<'a>, stream: TcpStream, fir
         }
     }
     let _ = wtx.send(WriteCmd::Shutdown);
-    let mut writer = writer;
     if timeout(Duration::from_millis(200), &mut writer).await.is_err() {
         // The target stopped reading with our bytes still queued (in the kernel too):
         // a FIN would wait behind them for as long as the target waits for it. Reset.

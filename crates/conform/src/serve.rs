@@ -293,8 +293,9 @@ fn answer(case: &Case, req: &Request) -> (Vec<RequestEdit>, Option<PmdConfig>) {
         return (edits, None);
     }
     let offers = req.offered_extensions().unwrap_or_default();
-    let asks = if case.accept.is_empty() { vec![ServerAsk::default()] } else { case.accept.clone() };
-    let Some((ext, cfg)) = asks.into_iter().find_map(|a| deflate::answer_offers_asking(&offers, a)) else {
+    let defaults = [ServerAsk::default()];
+    let asks = if case.accept.is_empty() { &defaults[..] } else { &case.accept };
+    let Some((ext, cfg)) = asks.iter().find_map(|&a| deflate::answer_offers_asking(&offers, a)) else {
         return (edits, None);
     };
     let value = wsprobe_wire::extensions::format_extensions(&[ext]);
