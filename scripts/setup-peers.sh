@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the real third-party peers wsprobe's tests talk to:
 #   * tshark (Debian package), the dissector oracle            -> on PATH
-#   * Python `websockets` (peers/python/requirements.txt)      -> peers/.venv
+#   * Python `websockets`, proxy.py, duckdb (peers/python/requirements.txt) -> peers/.venv
 #   * Node `ws` (peers/node/package-lock.json, via `npm ci`)   -> peers/node/node_modules
 #   * Chromium (Debian package), the browser `serve` tests     -> /usr/bin/chromium
 # Idempotent and non-interactive: each part is skipped when already in place and up to

@@ -3,6 +3,7 @@
 //
 //   node echo_server.js [--port PORT] [--host HOST] [--deflate | --no-compression]
 //                       [--deflate-threshold BYTES] [--max-fragments N] [--verbose]
+//                       [--tls-cert PEM --tls-key PEM [--keylog FILE]]
 //
 // Contract (shared with peers/python/echo_server.py, see peers/README.md):
 //  * binds a loopback address only (default 127.0.0.1; --port 0 picks a free port);
@@ -18,9 +19,13 @@
 //    message, closed with 1008): --max-fragments N changes it, 0 = no limit;
 //  * handles `error` on every socket, so a peer that breaks the protocol gets its close
 //    frame (1002/1007/...) and the process lives on;
-//  * exits 0 on SIGTERM or SIGINT; diagnostics go to stderr only.
+//  * exits 0 on SIGTERM or SIGINT; diagnostics go to stderr only;
+//  * --tls-cert/--tls-key: wss:// on an https server with Node's TLS defaults; --keylog
+//    FILE appends the session secrets in NSS key log format (the 'keylog' event).
 'use strict';
 
+const fs = require('fs');
+const https = require('https');
 const net = require('net');
 const { WebSocketServer } = require('ws');
 const wsVersion = require('ws/package.json').version;
@@ -29,7 +34,8 @@ function usage(msg) {
   if (msg) process.stderr.write(`echo_server.js: ${msg}\n`);
   process.stderr.write(
     'usage: node echo_server.js [--port PORT] [--host HOST] [--deflate | --no-compression]\n' +
-      '                           [--deflate-threshold BYTES] [--max-fragments N] [--verbose]\n'
+      '                           [--deflate-threshold BYTES] [--max-fragments N] [--verbose]\n' +
+      '                           [--tls-cert PEM --tls-key PEM [--keylog FILE]]\n'
   );
   process.exit(2);
 }
@@ -40,7 +46,17 @@ function isLoopback(host) {
 }
 
 function parseArgs(argv) {
-  const opts = { port: 0, host: '127.0.0.1', deflate: false, threshold: null, maxFragments: null, verbose: false };
+  const opts = {
+    port: 0,
+    host: '127.0.0.1',
+    deflate: false,
+    threshold: null,
+    maxFragments: null,
+    verbose: false,
+    tlsCert: null,
+    tlsKey: null,
+    keylog: null,
+  };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => {
@@ -54,6 +70,9 @@ function parseArgs(argv) {
     else if (a === '--deflate-threshold') opts.threshold = Number(value());
     else if (a === '--max-fragments') opts.maxFragments = Number(value());
     else if (a === '--verbose') opts.verbose = true;
+    else if (a === '--tls-cert') opts.tlsCert = value();
+    else if (a === '--tls-key') opts.tlsKey = value();
+    else if (a === '--keylog') opts.keylog = value();
     else if (a === '-h' || a === '--help') usage();
     else usage(`unknown argument ${a}`);
   }
@@ -65,6 +84,8 @@ function parseArgs(argv) {
   if (opts.maxFragments !== null && !(Number.isInteger(opts.maxFragments) && opts.maxFragments >= 0)) {
     usage('--max-fragments must be a non-negative integer');
   }
+  if (!opts.tlsCert !== !opts.tlsKey) usage('--tls-cert and --tls-key go together');
+  if (opts.keylog && !opts.tlsCert) usage('--keylog needs --tls-cert');
   return opts;
 }
 
@@ -79,12 +100,23 @@ if (opts.deflate) {
 }
 
 const serverOptions = {
-  host: opts.host,
-  port: opts.port,
   perMessageDeflate,
   maxPayload: 0, // no limit, like the python peer's max_size=None
 };
 if (opts.maxFragments !== null) serverOptions.maxFragments = opts.maxFragments;
+let tlsServer = null;
+if (opts.tlsCert) {
+  // A request that is not an upgrade gets what ws' own server gives it: 426.
+  tlsServer = https.createServer({ cert: fs.readFileSync(opts.tlsCert), key: fs.readFileSync(opts.tlsKey) }, (req, res) => {
+    res.writeHead(426, { 'Content-Type': 'text/plain' });
+    res.end('Upgrade Required');
+  });
+  if (opts.keylog) tlsServer.on('keylog', (line) => fs.appendFileSync(opts.keylog, line));
+  serverOptions.server = tlsServer;
+} else {
+  serverOptions.host = opts.host;
+  serverOptions.port = opts.port;
+}
 const wss = new WebSocketServer(serverOptions);
 
 wss.on('error', (err) => {
@@ -116,11 +148,21 @@ wss.on('connection', (ws, req) => {
   ws.on('close', (code, reason) => log(`close ${peer} code=${code} reason=${JSON.stringify(reason.toString())}`));
 });
 
-wss.on('listening', () => {
+function listening() {
   const { port } = wss.address();
   process.stdout.write(`LISTENING ${port}\n`);
   log(`ws ${wsVersion} on ${opts.host}:${port}, perMessageDeflate=${JSON.stringify(perMessageDeflate)}`);
-});
+}
+if (tlsServer) {
+  tlsServer.on('error', (err) => {
+    process.stderr.write(`echo_server.js: server error: ${err.message}\n`);
+    process.exit(1);
+  });
+  tlsServer.on('tlsClientError', (err) => log(`TLS error: ${err.message}`));
+  tlsServer.listen(opts.port, opts.host, listening);
+} else {
+  wss.on('listening', listening);
+}
 
 let stopping = false;
 function stop(signal) {
@@ -133,7 +175,7 @@ function stop(signal) {
     for (const client of wss.clients) client.terminate();
     process.exit(0);
   }, 2000).unref();
-  wss.close(() => process.exit(0));
+  wss.close(() => (tlsServer ? tlsServer.close(() => process.exit(0)) : process.exit(0)));
 }
 process.on('SIGTERM', () => stop('SIGTERM'));
 process.on('SIGINT', () => stop('SIGINT'));

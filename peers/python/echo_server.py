@@ -2,6 +2,7 @@
 """Echo server built on Python `websockets` (pinned in requirements.txt).
 
     echo_server.py [--port PORT] [--host HOST] [--no-compression | --deflate] [--verbose]
+                   [--tls-cert PEM --tls-key PEM [--keylog FILE]]
 
 Contract (shared with peers/node/echo_server.js, see peers/README.md):
   * binds a loopback address only (default 127.0.0.1; --port 0 picks a free port);
@@ -10,7 +11,9 @@ Contract (shared with peers/node/echo_server.js, see peers/README.md):
   * echoes every message back as it came (text as text, binary as binary);
   * no size limits: serve(echo, max_size=None, max_queue=None), every other setting at
     the library default, so permessage-deflate is accepted unless --no-compression;
-  * exits 0 on SIGTERM or SIGINT; diagnostics go to stderr only.
+  * exits 0 on SIGTERM or SIGINT; diagnostics go to stderr only;
+  * --tls-cert/--tls-key: wss:// with Python's ssl (OpenSSL) defaults; --keylog FILE
+    appends the session secrets in NSS key log format (what SSLKEYLOGFILE gives).
 
 This is the configuration the Autobahn reference results in
 ../shared/reference/autobahn-results-websockets.json were taken against.
@@ -22,6 +25,7 @@ import ipaddress
 import logging
 import signal
 import socket
+import ssl
 import sys
 
 import websockets
@@ -57,6 +61,12 @@ async def main(args: argparse.Namespace) -> int:
     kwargs = dict(max_size=None, max_queue=None)
     if args.no_compression:
         kwargs["compression"] = None
+    if args.tls_cert:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(args.tls_cert, args.tls_key)
+        if args.keylog:
+            context.keylog_filename = args.keylog
+        kwargs["ssl"] = context
     family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
     async with serve(echo, args.host, args.port, family=family, **kwargs) as server:
         port = server.sockets[0].getsockname()[1]
@@ -82,7 +92,14 @@ def parse_args(argv):
     g.add_argument("--no-compression", action="store_true", help="refuse permessage-deflate")
     g.add_argument("--deflate", action="store_true", help="accept permessage-deflate (the default)")
     p.add_argument("--verbose", action="store_true", help="log to stderr")
+    p.add_argument("--tls-cert", help="serve wss:// with this certificate chain (PEM)")
+    p.add_argument("--tls-key", help="the private key of --tls-cert (PEM)")
+    p.add_argument("--keylog", help="append TLS secrets to FILE (NSS key log format)")
     args = p.parse_args(argv)
+    if bool(args.tls_cert) != bool(args.tls_key):
+        p.error("--tls-cert and --tls-key go together")
+    if args.keylog and not args.tls_cert:
+        p.error("--keylog needs --tls-cert")
     if not is_loopback(args.host):
         p.error(f"--host {args.host!r} is not a loopback address; this server binds loopback only")
     if not 0 <= args.port <= 65535:

@@ -9,6 +9,7 @@ use wsprobe_conform::catalog::Catalog;
 use wsprobe_conform::report;
 use wsprobe_conform::runner::{RunOptions, Target};
 use wsprobe_conform::serve::{ServeConfig, serve};
+use wsprobe_conform::transport;
 
 /// Arguments of `wsprobe serve`.
 #[derive(clap::Args)]
@@ -53,6 +54,7 @@ In CI:  wsprobe serve --once --report out/ --junit junit.xml & ./my-client-drive
 Several clients at once: give each driver its own agent name and --agents N.
 A browser: open http://ADDR/ (the page runs the catalog with the browser's WebSocket and
 reports under the browser's name; ?agent=NAME to choose one, ?cases=N for the first N).
+wss:// clients: --tls-cert cert.pem --tls-key key.pem (the page is then at https://ADDR/).
 
 Exit codes (with --once): 0 nothing failed outside the baseline, 1 something did, 2 usage
 error.")]
@@ -97,6 +99,14 @@ pub struct Args {
     /// Multiply the cases' own timers (waits, fail-after) by this factor.
     #[arg(long, default_value_t = 1.0, value_name = "FACTOR")]
     time_scale: f64,
+    /// Serve wss:// (and https:// for the browser page) with this certificate chain
+    /// (PEM, leaf first); needs --tls-key. Clients must trust it (for example
+    /// NODE_EXTRA_CA_CERTS=FILE for Node, SSL_CERT_FILE=FILE for Python).
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM: PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
 }
 
 /// Runs the command.
@@ -130,6 +140,17 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         },
         _ => None,
     };
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(c), Some(k)) => match transport::server_config(c, k) {
+            Ok(cfg) => Some(cfg),
+            Err(e) => {
+                eprintln!("wsprobe: {e}");
+                return Ok(ExitCode::from(2));
+            }
+        },
+        _ => None,
+    };
+    let scheme = if tls.is_some() { "wss" } else { "ws" };
     let all_ran = args.cases.is_empty() && args.exclude.is_empty();
     let n = cases.len();
     let cfg = Arc::new(ServeConfig {
@@ -140,6 +161,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         once: args.once,
         agents: args.agents as usize,
         progress: !args.quiet,
+        tls,
     });
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async move {
@@ -151,7 +173,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             }
         };
         let addr = listener.local_addr()?;
-        eprintln!("wsprobe serve: {n} cases at ws://{addr}/ (getCaseCount, runCase, updateReports)");
+        eprintln!("wsprobe serve: {n} cases at {scheme}://{addr}/ (getCaseCount, runCase, updateReports)");
         let outcome = match serve(listener, cfg).await {
             Ok(o) => o,
             Err(e) => {

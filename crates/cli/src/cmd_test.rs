@@ -22,10 +22,16 @@ Examples:
   wsprobe test ws://127.0.0.1:9001/ --junit junit.xml --report out/
   wsprobe test ws://127.0.0.1:9001/ --exclude '12.*,13.*'   skip the long compression runs
   wsprobe test ws://127.0.0.1:9001/ --baseline expected.json   known failures stay green
+  wsprobe test wss://localhost:9443/ --ca ca.pem                 TLS, a private CA
+  wsprobe test wss://example.com/ws --proxy http://user:pw@proxy:3128   through a proxy
   wsprobe reference-server --listen 127.0.0.1:9001 --fault text-as-binary   a broken target
 
+TLS and proxies are transport: the same cases and verdicts as over ws://. A certificate,
+protocol or alert failure of the TLS handshake, or a proxy that refuses CONNECT, ends the
+run with exit code 3 and says which.
+
 Exit codes: 0 nothing failed outside the baseline, 1 something did, 2 usage error,
-3 target unreachable (or it stopped answering handshakes).")]
+3 target unreachable (TCP, proxy or TLS; or it stopped answering handshakes).")]
 pub struct Args {
     /// Target, `ws://host[:port]/path`; without it the built-in reference server is started
     /// on a loopback port and tested.
@@ -84,6 +90,23 @@ pub struct Args {
     /// case keep their length. Passing cases do not wait for these timers.
     #[arg(long, default_value_t = 1.0, value_name = "F")]
     pub time_scale: f64,
+    /// wss://: trust only the certificates in FILE (PEM: a CA, or the server's own
+    /// self-signed certificate) instead of the system's root store.
+    #[arg(long, value_name = "FILE", help_heading = "TLS and proxy")]
+    pub ca: Option<PathBuf>,
+    /// wss://: accept any server certificate (the handshake's signatures are still checked).
+    #[arg(long, conflicts_with = "ca", help_heading = "TLS and proxy")]
+    pub insecure: bool,
+    /// wss://: present this client certificate chain (PEM); needs --key.
+    #[arg(long, value_name = "FILE", requires = "key", help_heading = "TLS and proxy")]
+    pub cert: Option<PathBuf>,
+    /// wss://: the private key of --cert (PEM: PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, value_name = "FILE", requires = "cert", help_heading = "TLS and proxy")]
+    pub key: Option<PathBuf>,
+    /// Reach the target through an HTTP proxy with CONNECT (ws:// and wss://), as
+    /// http://[user:pass@]host[:port] (port 8080 by default; Basic authentication).
+    #[arg(long, value_name = "URL", help_heading = "TLS and proxy")]
+    pub proxy: Option<String>,
 }
 
 /// Runs the command.
@@ -115,6 +138,11 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         quiet: a.quiet,
         progress_lines: a.progress,
         time_scale: a.time_scale,
+        ca: a.ca,
+        insecure: a.insecure,
+        cert: a.cert,
+        key: a.key,
+        proxy: a.proxy,
     });
     Ok(ExitCode::from(code))
 }

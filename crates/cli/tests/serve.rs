@@ -45,8 +45,7 @@ fn serve_logged(extra: &[&str]) -> (Child, String, std::thread::JoinHandle<Strin
     let mut stderr = BufReader::new(child.stderr.take().expect("stderr"));
     let mut line = String::new();
     stderr.read_line(&mut line).expect("first line");
-    let url =
-        line.split_whitespace().find(|w| w.starts_with("ws://")).expect("URL in the first line").to_string();
+    let url = line.split_whitespace().find(|w| w.contains("://")).expect("URL in the first line").to_string();
     let log = std::thread::spawn(move || {
         let mut rest = String::new();
         let _ = std::io::Read::read_to_string(&mut stderr, &mut rest);
@@ -170,9 +169,11 @@ fn chromium(query: &str) -> Option<impl FnOnce(&str) -> Child + use<>> {
         let n = PROFILES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let profile = std::env::temp_dir().join(format!("wsprobe-chromium-{}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&profile);
-        let page = format!("{}/{query}", url.replacen("ws://", "http://", 1));
+        let page = format!("{}/{query}", url.replacen("ws", "http", 1));
         Command::new(program)
             .args(["--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run"])
+            // The TLS test's certificate is self-signed for the run.
+            .arg("--ignore-certificate-errors")
             .args(["--disable-dev-shm-usage", "--disable-extensions"])
             .arg(format!("--user-data-dir={}", profile.display()))
             .arg(page)
@@ -263,6 +264,44 @@ fn the_page_names_the_browser_as_the_agent() {
     assert_eq!(agents.len(), 1, "{agents:?}");
     assert!(agents[0].starts_with("HeadlessChrome-") || agents[0].starts_with("Chrome-"), "{agents:?}");
     assert_eq!(index(&out, agents[0]).len(), 2);
+}
+
+#[test]
+fn chromium_runs_the_page_over_https_and_wss() {
+    let Some(browser) = chromium("?agent=chromium") else { return };
+    let dir = std::env::temp_dir().join(format!("wsprobe-serve-tls-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).expect("certificate");
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&cert, certified.cert.pem()).expect("cert");
+    std::fs::write(&key, certified.signing_key.serialize_pem()).expect("key");
+    let baseline = repo().join("reports/baselines/chromium-client.json");
+    let path = |p: &Path| p.to_str().expect("utf-8").to_string();
+    let (mut server, url) = serve(&[
+        "--cases",
+        "1.*,2.*,5.*,6.2.*,6.3.*,7.1.*,7.9.*,C.*",
+        "--tls-cert",
+        &path(&cert),
+        "--tls-key",
+        &path(&key),
+        "--baseline",
+        &path(&baseline),
+        "--report",
+        &path(&dir),
+    ]);
+    assert!(url.starts_with("wss://127.0.0.1:"), "{url}");
+    let _browser = Client(browser(&url.replacen("127.0.0.1", "localhost", 1)));
+    let code = wait(&mut server, Duration::from_secs(300), "wsprobe serve");
+    let mut stdout = String::new();
+    if let Some(mut s) = server.stdout.take() {
+        let _ = std::io::Read::read_to_string(&mut s, &mut stdout);
+    }
+    assert_eq!(code, 0, "over TLS the results differ from {}:\n{stdout}", baseline.display());
+    let got = index(&dir, "chromium");
+    assert!(got.len() > 70 && got.keys().any(|id| id.starts_with("C.")), "{} cases", got.len());
+    let case = std::fs::read_to_string(dir.join("chromium_case_1_1_1.json")).unwrap_or_default();
+    assert!(case.contains("TLS TLSv1_3"), "the transcript names the TLS session");
 }
 
 /// Opens `path` on the server with a raw upgrade request; returns the stream after the

@@ -5,6 +5,7 @@ use crate::catalog::{Case, Catalog};
 use crate::report::{self, Counts};
 use crate::runner::{self, CaseResult, RunOptions, Target};
 use crate::server::{self, ServerConfig};
+use crate::transport::{ClientTls, Connector, Proxy};
 use std::io::IsTerminal as _;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -57,6 +58,35 @@ pub struct TestArgs {
     pub progress_lines: bool,
     /// Factor for the timers that bound a case (0 = 1.0); see [`RunOptions::time_scale`].
     pub time_scale: f64,
+    /// wss://: trust only the certificates in this PEM file.
+    pub ca: Option<PathBuf>,
+    /// wss://: accept any server certificate.
+    pub insecure: bool,
+    /// wss://: client certificate chain (PEM), with `key`.
+    pub cert: Option<PathBuf>,
+    /// wss://: client private key (PEM), with `cert`.
+    pub key: Option<PathBuf>,
+    /// HTTP CONNECT proxy, `http://[user:pass@]host:port`.
+    pub proxy: Option<String>,
+}
+
+/// The connector `args` ask for `target`; an error is a usage error.
+fn connector(args: &TestArgs, target: &Target) -> Result<Connector, String> {
+    let proxy = args.proxy.as_deref().map(Proxy::parse).transpose()?;
+    let tls_asked = args.ca.is_some() || args.insecure || args.cert.is_some() || args.key.is_some();
+    if !target.tls {
+        if tls_asked {
+            return Err("--ca, --insecure, --cert and --key apply to wss:// targets only".into());
+        }
+        return Ok(Connector { tls: None, proxy });
+    }
+    let identity = match (&args.cert, &args.key) {
+        (Some(c), Some(k)) => Some((c.as_path(), k.as_path())),
+        (None, None) => None,
+        _ => return Err("--cert and --key go together".into()),
+    };
+    let tls = ClientTls { ca: args.ca.as_deref(), insecure: args.insecure, identity }.config()?;
+    Ok(Connector { tls: Some(tls), proxy })
 }
 
 fn load_catalog(dir: Option<&PathBuf>) -> Result<Catalog, String> {
@@ -132,9 +162,6 @@ pub async fn run_test(args: TestArgs, progress: bool) -> Result<TestOutcome, (u8
     let (target, _server, agent) = match &args.url {
         Some(url) => {
             let t = Target::parse(url).map_err(usage)?;
-            if let Err(e) = runner::probe(&t, args.timeout.max(Duration::from_secs(1))).await {
-                return Err((EXIT_UNREACHABLE, format!("target unreachable: {e}")));
-            }
             let agent = args.agent.clone().unwrap_or_else(|| t.url());
             (t, None, agent)
         }
@@ -142,11 +169,16 @@ pub async fn run_test(args: TestArgs, progress: bool) -> Result<TestOutcome, (u8
             let (addr, h) = server::spawn("127.0.0.1:0", ServerConfig::default())
                 .await
                 .map_err(|e| (EXIT_UNREACHABLE, format!("cannot start the reference server: {e}")))?;
-            let t = Target { host: addr.ip().to_string(), port: addr.port(), path: "/".into() };
+            let t = Target { host: addr.ip().to_string(), port: addr.port(), path: "/".into(), tls: false };
             (t, Some(h), args.agent.clone().unwrap_or_else(|| "wsprobe-reference-server".into()))
         }
     };
+    let connector = connector(&args, &target).map_err(usage)?;
     let mut opts = RunOptions::new(target);
+    opts.connector = connector;
+    if let Err(e) = runner::probe(&opts, args.timeout.max(Duration::from_secs(1))).await {
+        return Err((EXIT_UNREACHABLE, format!("target unreachable: {e}")));
+    }
     opts.headers = headers;
     opts.protocols = args.protocols.clone();
     opts.origin = args.origin.clone();

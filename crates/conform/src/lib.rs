@@ -17,6 +17,7 @@ pub mod serve;
 pub mod server;
 pub mod steps;
 pub mod transcript;
+pub mod transport;
 pub mod verdict;
 
 pub use catalog::{Case, Catalog, CatalogError};

@@ -8,14 +8,14 @@ use crate::catalog::{Case, HandshakeExpect, PmdUse, RequestEdit};
 use crate::engine::{CaseEngine, Output};
 use crate::steps::Step;
 use crate::transcript::Transcript;
+use crate::transport::{self, Conn, Connector};
 use crate::verdict::{self, Finding, Observed, Received, ResponseFailure};
 use base64::Engine as _;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+use tokio::io::WriteHalf;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
-use tokio::net::tcp::OwnedWriteHalf;
 use tokio::sync::mpsc;
 use tokio::time::timeout;
 use wsprobe_wire::Role;
@@ -31,58 +31,52 @@ pub struct Target {
     pub port: u16,
     /// Request path (with query).
     pub path: String,
+    /// `wss://`: TLS to the target.
+    pub tls: bool,
 }
 
 impl Target {
-    /// Parses a `ws://host[:port]/path` URL.
+    /// Parses a `ws://host[:port]/path` or `wss://host[:port]/path` URL.
     pub fn parse(url: &str) -> Result<Target, String> {
-        let rest = url
-            .strip_prefix("ws://")
-            .ok_or_else(|| format!("{url:?}: only ws:// URLs are supported (wss:// is not)"))?;
+        let (tls, rest) = match (url.strip_prefix("ws://"), url.strip_prefix("wss://")) {
+            (Some(r), _) => (false, r),
+            (_, Some(r)) => (true, r),
+            _ => return Err(format!("{url:?}: expected a ws:// or wss:// URL")),
+        };
         let (authority, path) = match rest.find(['/', '?']) {
             Some(i) if rest.as_bytes()[i] == b'/' => (&rest[..i], rest[i..].to_owned()),
             Some(i) => (&rest[..i], format!("/{}", &rest[i..])),
             None => (rest, "/".to_owned()),
         };
         let path = path.split('#').next().unwrap_or("/").to_owned();
-        if authority.is_empty() || authority.contains('@') {
-            return Err(format!("{url:?}: expected ws://host[:port]/path"));
+        if authority.contains('@') {
+            return Err(format!("{url:?}: expected ws[s]://host[:port]/path (no user info)"));
         }
-        let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
-            let (h, rest) = v6.split_once(']').ok_or_else(|| format!("{url:?}: bad IPv6 address"))?;
-            let port = match rest.strip_prefix(':') {
-                Some(p) => p.parse().map_err(|_| format!("{url:?}: bad port"))?,
-                None if rest.is_empty() => 80,
-                None => return Err(format!("{url:?}: bad authority")),
-            };
-            (h.to_owned(), port)
-        } else {
-            match authority.rsplit_once(':') {
-                Some((h, p)) => (h.to_owned(), p.parse().map_err(|_| format!("{url:?}: bad port {p:?}"))?),
-                None => (authority.to_owned(), 80),
-            }
-        };
-        Ok(Target { host, port, path })
+        let (host, port) = transport::split_host_port(authority, if tls { 443 } else { 80 })
+            .map_err(|e| format!("{url:?}: {e}"))?;
+        Ok(Target { host, port, path, tls })
+    }
+
+    /// The port the scheme implies.
+    fn default_port(&self) -> u16 {
+        if self.tls { 443 } else { 80 }
     }
 
     /// The Host header value.
     pub fn host_header(&self) -> String {
         let h = if self.host.contains(':') { format!("[{}]", self.host) } else { self.host.clone() };
-        if self.port == 80 { h } else { format!("{h}:{}", self.port) }
+        if self.port == self.default_port() { h } else { format!("{h}:{}", self.port) }
     }
 
     /// `host:port` for connecting.
     pub fn addr(&self) -> String {
-        if self.host.contains(':') {
-            format!("[{}]:{}", self.host, self.port)
-        } else {
-            format!("{}:{}", self.host, self.port)
-        }
+        transport::join_host_port(&self.host, self.port)
     }
 
     /// The URL again.
     pub fn url(&self) -> String {
-        format!("ws://{}{}", self.host_header(), self.path)
+        let scheme = if self.tls { "wss" } else { "ws" };
+        format!("{scheme}://{}{}", self.host_header(), self.path)
     }
 }
 
@@ -114,6 +108,8 @@ pub struct RunOptions {
     /// Handshakes that time out one after the other before the run stops (the
     /// target accepts TCP but no longer answers).
     pub max_handshake_timeouts: usize,
+    /// How the target is reached: TLS (for wss://) and proxy.
+    pub connector: Connector,
 }
 
 impl RunOptions {
@@ -137,6 +133,7 @@ impl RunOptions {
             seed: 0x0057_5350_524f_4245,
             time_scale: 1.0,
             max_handshake_timeouts: 3,
+            connector: Connector::default(),
         }
     }
 }
@@ -251,7 +248,7 @@ fn build_request(case: &Case, opts: &RunOptions, key: &str) -> Vec<u8> {
 /// Reads an HTTP response head; returns it with the bytes that followed it, or why
 /// none came (with a description).
 async fn read_response(
-    stream: &mut TcpStream,
+    stream: &mut Conn,
     limit: Duration,
 ) -> Result<(handshake::Response, Vec<u8>, Vec<u8>), (ResponseFailure, String)> {
     let mut buf = Vec::with_capacity(1024);
@@ -305,12 +302,7 @@ pub async fn run_case(case: &Case, opts: &RunOptions) -> CaseRun {
     let mut tr = Transcript::new(start);
     let mut keys = KeyGen::new(opts.seed, &case.id);
     let key = keys.nonce();
-    let stream = match timeout(opts.timeout, TcpStream::connect(opts.target.addr())).await {
-        Err(_) => Err(format!("connecting to {} timed out after {:?}", opts.target.addr(), opts.timeout)),
-        Ok(Err(e)) => Err(format!("connecting to {}: {e}", opts.target.addr())),
-        Ok(Ok(s)) => Ok(s),
-    };
-    let mut stream = match stream {
+    let mut stream = match opts.connector.connect(&opts.target.host, opts.target.port, opts.timeout).await {
         Ok(s) => s,
         Err(e) => {
             tr.note(&e);
@@ -318,14 +310,19 @@ pub async fn run_case(case: &Case, opts: &RunOptions) -> CaseRun {
             return CaseRun { observed: obs, transcript: tr, duration: start.elapsed() };
         }
     };
-    let _ = stream.set_nodelay(true);
+    if let Some(p) = &opts.connector.proxy {
+        tr.note(&format!("through the proxy {} (CONNECT {})", p.addr(), opts.target.addr()));
+    }
+    if let Some(t) = stream.tls_summary() {
+        tr.note(&format!("TLS {t}"));
+    }
     let request_bytes = build_request(case, opts, &key);
     tr.request = String::from_utf8_lossy(&request_bytes).into_owned();
     let request = match handshake::parse_request(&request_bytes) {
         Ok(Progress::Complete { value, .. }) => Some(value),
         _ => None,
     };
-    if let Err(e) = stream.write_all(&request_bytes).await {
+    if let Err(e) = stream.send(&request_bytes).await {
         let e = format!("sending the handshake request: {e}");
         tr.note(&e);
         obs.connect_error = Some(e);
@@ -386,8 +383,9 @@ pub async fn run_case(case: &Case, opts: &RunOptions) -> CaseRun {
 /// Plays a case engine on an established connection: what the target sends goes in as
 /// it arrives, the engine's deadlines are slept to, what it writes goes to a writer task
 /// (which chops and flushes as asked).
-pub(crate) async fn drive<'a>(mut engine: CaseEngine<'a>, stream: TcpStream, first: &[u8]) -> CaseEngine<'a> {
-    let (mut rd, wr) = stream.into_split();
+pub(crate) async fn drive<'a>(mut engine: CaseEngine<'a>, stream: Conn, first: &[u8]) -> CaseEngine<'a> {
+    let resetter = stream.resetter();
+    let (mut rd, wr) = tokio::io::split(stream);
     let (wtx, wrx) = mpsc::unbounded_channel();
     // Bumped by a Discard: the writer skips data queued in an earlier epoch.
     let epoch = Arc::new(AtomicU64::new(0));
@@ -438,13 +436,15 @@ pub(crate) async fn drive<'a>(mut engine: CaseEngine<'a>, stream: TcpStream, fir
         engine.note("the target did not read what was still queued at the end of the case: TCP reset");
         writer.abort();
         let _ = writer.await;
-        let _ = rd.as_ref().set_zero_linger();
+        if let Some(r) = &resetter {
+            r.reset();
+        }
     }
     engine
 }
 
 async fn writer_task(
-    mut wr: OwnedWriteHalf,
+    mut wr: WriteHalf<Conn>,
     mut rx: mpsc::UnboundedReceiver<WriteCmd>,
     epoch: Arc<AtomicU64>,
 ) {
@@ -467,7 +467,12 @@ async fn writer_task(
                         tokio::time::sleep(Duration::from_millis(10)).await;
                         r
                     }
-                    None => wr.write_all(&bytes).await,
+                    // A TLS stream may keep the tail of a write in its buffer until
+                    // flushed (a no-op on plain TCP).
+                    None => match wr.write_all(&bytes).await {
+                        Ok(()) => wr.flush().await,
+                        e => e,
+                    },
                 };
                 if r.is_err() {
                     // The target is gone; the reader reports how.
@@ -672,13 +677,10 @@ fn skipped(why: String) -> CaseRun {
     CaseRun { observed, transcript, duration: Duration::ZERO }
 }
 
-/// Whether anything listens at the target (a plain TCP connect).
-pub async fn probe(target: &Target, limit: Duration) -> Result<(), String> {
-    match timeout(limit, TcpStream::connect(target.addr())).await {
-        Err(_) => Err(format!("connecting to {} timed out after {limit:?}", target.addr())),
-        Ok(Err(e)) => Err(format!("cannot connect to {}: {e}", target.addr())),
-        Ok(Ok(_)) => Ok(()),
-    }
+/// Whether the target can be reached: TCP, through the proxy if any, and the TLS
+/// handshake for wss://.
+pub async fn probe(opts: &RunOptions, limit: Duration) -> Result<(), String> {
+    opts.connector.connect(&opts.target.host, opts.target.port, limit).await.map(drop)
 }
 
 #[cfg(test)]
@@ -694,8 +696,13 @@ mod tests {
         assert_eq!((t.port, t.path.as_str(), t.host_header().as_str()), (80, "/", "example.com"));
         let t = Target::parse("ws://[::1]:80/").unwrap();
         assert_eq!((t.host.as_str(), t.addr().as_str()), ("::1", "[::1]:80"));
-        assert!(Target::parse("wss://x/").is_err());
+        let t = Target::parse("wss://example.com/a").unwrap();
+        assert_eq!((t.port, t.tls, t.url().as_str()), (443, true, "wss://example.com/a"));
+        let t = Target::parse("wss://example.com:80").unwrap();
+        assert_eq!(t.host_header(), "example.com:80");
         assert!(Target::parse("http://x/").is_err());
+        assert!(Target::parse("ws://u@x/").is_err());
+        assert!(Target::parse("ws:///").is_err());
     }
 
     #[test]

@@ -20,6 +20,7 @@ use crate::engine::CaseEngine;
 use crate::report;
 use crate::runner::{CaseResult, KeyGen, RunOptions, drive};
 use crate::transcript::Transcript;
+use crate::transport::{self, Conn};
 use crate::verdict::{self, Finding, Observed};
 use std::collections::BTreeMap;
 use std::io::Write as _;
@@ -27,7 +28,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use wsprobe_wire::deflate::{self, PmdConfig, ServerAsk};
 use wsprobe_wire::encode::{FrameSpec, close_payload};
 use wsprobe_wire::handshake::{self, Progress, Request};
@@ -50,6 +51,8 @@ pub struct ServeConfig {
     pub agents: usize,
     /// Write a line per case to stderr as it ends.
     pub progress: bool,
+    /// TLS (wss://) with this server configuration.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 /// How a `serve` run ended (with `--once`).
@@ -146,6 +149,15 @@ pub async fn serve(listener: TcpListener, cfg: Arc<ServeConfig>) -> Result<Serve
                 let Ok((stream, _)) = accepted else { continue };
                 let (cfg, state, done_tx) = (cfg.clone(), state.clone(), done_tx.clone());
                 tokio::spawn(async move {
+                    let stream = match transport::accept(stream, cfg.tls.as_ref(), cfg.opts.timeout).await {
+                        Ok(s) => s,
+                        Err(e) => {
+                            if cfg.progress {
+                                let _ = writeln!(std::io::stderr(), "wsprobe serve: a connection failed: {e}");
+                            }
+                            return;
+                        }
+                    };
                     if let Some(r) = connection(stream, &cfg, &state).await {
                         let _ = done_tx.send(r).await;
                     }
@@ -170,12 +182,7 @@ fn take_results(results: &Results) -> BTreeMap<String, Vec<CaseResult>> {
 
 /// One client connection: its request, then what its URL asks for. Returns the
 /// outcome of an `updateReports` (the agent, or why the reports failed).
-async fn connection(
-    mut stream: TcpStream,
-    cfg: &ServeConfig,
-    state: &State,
-) -> Option<Result<String, String>> {
-    let _ = stream.set_nodelay(true);
+async fn connection(mut stream: Conn, cfg: &ServeConfig, state: &State) -> Option<Result<String, String>> {
     let (req, rest) = read_request(&mut stream, cfg.opts.timeout).await?;
     let (path, query) = split_target(&req.target);
     let Some(key) = req.header("sec-websocket-key").map(|k| String::from_utf8_lossy(k).trim().to_string())
@@ -196,7 +203,7 @@ async fn connection(
         _ => None,
     };
     let response = switching(&key, &edits);
-    if stream.write_all(&response).await.is_err() {
+    if stream.send(&response).await.is_err() {
         return None;
     }
     match path {
@@ -262,7 +269,7 @@ async fn connection(
 
 /// Answers a request without an upgrade: the browser page on `/`, a 426 naming the
 /// URL protocol elsewhere.
-async fn plain_http(stream: &mut TcpStream, path: &str) {
+async fn plain_http(stream: &mut Conn, path: &str) {
     let (status, kind, body) = match path {
         "/" | "/index.html" => ("200 OK", "text/html; charset=utf-8", PAGE),
         _ => (
@@ -278,8 +285,7 @@ async fn plain_http(stream: &mut TcpStream, path: &str) {
          Connection: close\r\n\r\n",
         body.len()
     );
-    let _ = stream.write_all(head.as_bytes()).await;
-    let _ = stream.write_all(body.as_bytes()).await;
+    let _ = stream.send(format!("{head}{body}").as_bytes()).await;
     let _ = stream.shutdown().await;
 }
 
@@ -350,7 +356,7 @@ async fn run_case(
     opts: &RunOptions,
     client: Client<'_>,
     seen: &Mutex<Seen>,
-    stream: TcpStream,
+    stream: Conn,
     rest: &[u8],
 ) -> CaseResult {
     let Client { req, response, key, agent, pmd } = client;
@@ -359,6 +365,9 @@ async fn run_case(
     let mut tr = Transcript::new(start);
     tr.request = format!("{} {}", req.method, req.target);
     tr.response = Some(response.to_string());
+    if let Some(t) = stream.tls_summary() {
+        tr.note(&format!("TLS {t}"));
+    }
     for (rule, detail) in handshake::check_request(req) {
         tr.note(&format!("handshake: {rule}: {detail}"));
         obs.findings.push(Finding { rule, detail });
@@ -416,7 +425,7 @@ fn write_reports(cfg: &ServeConfig, agents: &BTreeMap<String, Vec<CaseResult>>) 
 }
 
 /// Reads the request head (within `limit`); returns it with the bytes after it.
-async fn read_request(stream: &mut TcpStream, limit: Duration) -> Option<(Request, Vec<u8>)> {
+async fn read_request(stream: &mut Conn, limit: Duration) -> Option<(Request, Vec<u8>)> {
     let deadline = tokio::time::Instant::now() + limit;
     let mut buf = Vec::with_capacity(1024);
     loop {
@@ -435,13 +444,13 @@ async fn read_request(stream: &mut TcpStream, limit: Duration) -> Option<(Reques
 
 /// Sends `text` as a text message (if not empty) and a Close, waits a moment for the
 /// client's Close, and closes TCP.
-async fn say_and_close(stream: &mut TcpStream, text: &str) {
+async fn say_and_close(stream: &mut Conn, text: &str) {
     let mut out = Vec::new();
     if !text.is_empty() {
         let _ = FrameSpec::new(OpCode::TEXT, text.as_bytes().to_vec()).encode_into(&mut out);
     }
     let _ = FrameSpec::new(OpCode::CLOSE, close_payload(1000, b"")).encode_into(&mut out);
-    if stream.write_all(&out).await.is_ok() {
+    if stream.send(&out).await.is_ok() {
         let mut sink = [0u8; 1024];
         let _ = tokio::time::timeout(Duration::from_secs(1), stream.read(&mut sink)).await;
     }
@@ -459,29 +468,9 @@ fn split_target(target: &str) -> (&str, BTreeMap<String, String>) {
     (path, params)
 }
 
-/// `%XX` and `+` decoding (invalid escapes are kept as they are).
+/// `%XX` and `+` decoding of a query parameter (invalid escapes are kept as they are).
 fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'%' if i + 2 < b.len() => {
-                match u8::from_str_radix(std::str::from_utf8(&b[i + 1..i + 3]).unwrap_or("zz"), 16) {
-                    Ok(v) => {
-                        out.push(v);
-                        i += 3;
-                        continue;
-                    }
-                    Err(_) => out.push(b'%'),
-                }
-            }
-            b'+' => out.push(b' '),
-            c => out.push(c),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    String::from_utf8_lossy(&transport::percent_decode(s, true)).into_owned()
 }
 
 #[cfg(test)]

@@ -46,11 +46,16 @@ async fn unreachable_target_is_exit_3_and_bad_url_exit_2() {
     };
     let err = wsprobe_conform::app::run_test(args, false).await.err().expect("must fail");
     assert_eq!(err.0, wsprobe_conform::app::EXIT_UNREACHABLE, "{}", err.1);
-    let args = wsprobe_conform::app::TestArgs { url: Some("wss://x/".into()), ..Default::default() };
-    assert_eq!(
-        wsprobe_conform::app::run_test(args, false).await.err().unwrap().0,
-        wsprobe_conform::app::EXIT_USAGE
-    );
+    for args in [
+        wsprobe_conform::app::TestArgs { url: Some("http://x/".into()), ..Default::default() },
+        wsprobe_conform::app::TestArgs { url: Some("ws://x/".into()), insecure: true, ..Default::default() },
+        wsprobe_conform::app::TestArgs { proxy: Some("socks5://p:1".into()), ..Default::default() },
+    ] {
+        assert_eq!(
+            wsprobe_conform::app::run_test(args, false).await.err().unwrap().0,
+            wsprobe_conform::app::EXIT_USAGE
+        );
+    }
     let args = wsprobe_conform::app::TestArgs { cases: vec!["nope.*".into()], ..Default::default() };
     assert_eq!(
         wsprobe_conform::app::run_test(args, false).await.err().unwrap().0,
