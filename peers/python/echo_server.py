@@ -2,7 +2,7 @@
 """Echo server built on Python `websockets` (pinned in requirements.txt).
 
     echo_server.py [--port PORT] [--host HOST] [--no-compression | --deflate] [--verbose]
-                   [--tls-cert PEM --tls-key PEM [--keylog FILE]]
+                   [--tls-cert PEM --tls-key PEM [--keylog FILE] [--tls12 [--ciphers LIST]]]
 
 Contract (shared with peers/node/echo_server.js, see peers/README.md):
   * binds a loopback address only (default 127.0.0.1; --port 0 picks a free port);
@@ -13,7 +13,8 @@ Contract (shared with peers/node/echo_server.js, see peers/README.md):
     the library default, so permessage-deflate is accepted unless --no-compression;
   * exits 0 on SIGTERM or SIGINT; diagnostics go to stderr only;
   * --tls-cert/--tls-key: wss:// with Python's ssl (OpenSSL) defaults; --keylog FILE
-    appends the session secrets in NSS key log format (what SSLKEYLOGFILE gives).
+    appends the session secrets in NSS key log format (what SSLKEYLOGFILE gives);
+    --tls12 caps the version at TLS 1.2, --ciphers sets its suites (OpenSSL names).
 
 This is the configuration the Autobahn reference results in
 ../shared/reference/autobahn-results-websockets.json were taken against.
@@ -66,6 +67,10 @@ async def main(args: argparse.Namespace) -> int:
         context.load_cert_chain(args.tls_cert, args.tls_key)
         if args.keylog:
             context.keylog_filename = args.keylog
+        if args.tls12:
+            context.maximum_version = ssl.TLSVersion.TLSv1_2
+        if args.ciphers:
+            context.set_ciphers(args.ciphers)
         kwargs["ssl"] = context
     family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
     async with serve(echo, args.host, args.port, family=family, **kwargs) as server:
@@ -95,11 +100,13 @@ def parse_args(argv):
     p.add_argument("--tls-cert", help="serve wss:// with this certificate chain (PEM)")
     p.add_argument("--tls-key", help="the private key of --tls-cert (PEM)")
     p.add_argument("--keylog", help="append TLS secrets to FILE (NSS key log format)")
+    p.add_argument("--tls12", action="store_true", help="TLS 1.2 at most")
+    p.add_argument("--ciphers", help="TLS 1.2 cipher suites, OpenSSL names")
     args = p.parse_args(argv)
     if bool(args.tls_cert) != bool(args.tls_key):
         p.error("--tls-cert and --tls-key go together")
-    if args.keylog and not args.tls_cert:
-        p.error("--keylog needs --tls-cert")
+    if (args.keylog or args.tls12 or args.ciphers) and not args.tls_cert:
+        p.error("--keylog, --tls12 and --ciphers need --tls-cert")
     if not is_loopback(args.host):
         p.error(f"--host {args.host!r} is not a loopback address; this server binds loopback only")
     if not 0 <= args.port <= 65535:

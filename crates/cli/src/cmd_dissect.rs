@@ -76,6 +76,37 @@ pub struct Args {
     /// Largest decompressed message, in bytes; past it limit.inflated-size is reported.
     #[arg(long, value_name = "BYTES")]
     inflate_max: Option<usize>,
+    /// Decrypt TLS sessions (wss://) with this NSS key log (what SSLKEYLOGFILE makes
+    /// browsers, curl, Python and Node write; repeatable). Secrets embedded in a pcapng
+    /// capture (`editcap --inject-secrets tls,FILE`) are used without it.
+    #[arg(long, value_name = "FILE")]
+    keylog: Vec<PathBuf>,
+}
+
+/// Reads the key logs; lines that are not key log lines are counted and named on stderr.
+fn read_keylogs(files: &[PathBuf]) -> Result<Option<std::sync::Arc<wsprobe_dissect::KeyLog>>, String> {
+    if files.is_empty() {
+        return Ok(None);
+    }
+    let mut log = wsprobe_dissect::KeyLog::default();
+    for f in files {
+        let text = std::fs::read(f).map_err(|e| format!("--keylog {}: {e}", f.display()))?;
+        let before = log.skipped_count;
+        log.add(&text);
+        let skipped = log.skipped_count - before;
+        if skipped > 0 {
+            let first = log.skipped.iter().rev().take(skipped).next_back();
+            let example = first.map(|k| format!(" (line {}: {})", k.line, k.reason)).unwrap_or_default();
+            eprintln!("wsprobe: --keylog {}: {skipped} lines skipped{example}", f.display());
+        }
+    }
+    if log.is_empty() {
+        return Err(format!(
+            "--keylog: no TLS secrets in {}",
+            files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>().join(", ")
+        ));
+    }
+    Ok(Some(std::sync::Arc::new(log)))
 }
 
 impl Args {
@@ -159,6 +190,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     if let Some(n) = args.inflate_max {
         opts.limits.inflate_max = n;
+    }
+    match read_keylogs(&args.keylog) {
+        Ok(k) => opts.keylog = k,
+        Err(e) => {
+            eprintln!("wsprobe: {e}");
+            return Ok(ExitCode::from(2));
+        }
     }
     // A --rule pattern that matches no rule id is a typo: say so instead of showing nothing.
     for p in &args.rules {

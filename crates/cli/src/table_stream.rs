@@ -85,6 +85,12 @@ impl<W: Write> TableStream<W> {
         if let Some(e) = &s.extensions {
             what.push_str(&format!(", extensions {e}"));
         }
+        if let Some(t) = wsprobe_dissect::tls_text(s) {
+            what.push_str(&format!(", {t}"));
+        }
+        if let Some(p) = &s.proxy {
+            what.push_str(&format!(", {p}"));
+        }
         self.row(s.first_packet, s.ts_nanos, Some(s.session), &what)
     }
 

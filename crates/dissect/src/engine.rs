@@ -2,6 +2,7 @@
 //! WebSocket, or ignored), packet bookkeeping so that every event gets the packet in
 //! which its last byte arrived, and the mapping of core events to records.
 
+use crate::layers::{Held, Keys, Layer, Piece};
 use crate::records::*;
 use crate::{Options, PayloadMode};
 use base64::Engine as _;
@@ -119,11 +120,14 @@ struct ConnInfo {
 struct Conn {
     info: ConnInfo,
     state: State,
+    /// What wraps the WebSocket bytes (a CONNECT tunnel, TLS), if anything.
+    layer: Layer,
 }
 
 /// Turns flow events into records.
 pub(crate) struct Engine<'o> {
     opts: &'o Options,
+    keys: &'o Keys,
     file: String,
     next_session: u64,
     conns: HashMap<u64, Conn, foldhash::fast::FixedState>,
@@ -163,9 +167,10 @@ fn looks_http(buf: &[u8]) -> Option<bool> {
 }
 
 impl<'o> Engine<'o> {
-    pub(crate) fn new(opts: &'o Options, file: &str) -> Self {
+    pub(crate) fn new(opts: &'o Options, keys: &'o Keys, file: &str) -> Self {
         Engine {
             opts,
+            keys,
             file: file.to_string(),
             next_session: opts.first_session.max(1),
             conns: HashMap::with_hasher(foldhash::fast::FixedState::default()),
@@ -189,6 +194,7 @@ impl<'o> Engine<'o> {
                             first_ts: ts_nanos,
                         },
                         state: State::Pending(Box::default()),
+                        layer: Layer::Undecided(None),
                     },
                 );
             }
@@ -259,33 +265,128 @@ impl<'o> Engine<'o> {
         sink: &mut dyn FnMut(Record),
     ) {
         self.with_conn(id, ctx, |this, conn| {
-            let info = conn.info;
-            match &mut conn.state {
-                State::Ignored => {}
-                State::Live(live) => {
-                    this.feed_live(&info, live, side, offset, data, ctx, sink);
-                    live.last = ctx;
-                    if live.dead {
-                        conn.state = State::Ignored;
-                    }
-                }
-                State::Pending(p) => {
-                    this.pend(p, side, offset, data, ctx);
-                    if let Some(next) = this.decide(&info, p, false) {
-                        this.pending_bytes =
-                            this.pending_bytes.saturating_sub(p.buf[0].len() + p.buf[1].len());
-                        let p = std::mem::take(p);
-                        conn.state = next;
-                        if let State::Live(live) = &mut conn.state {
-                            this.replay(&info, live, &p, sink);
-                            if live.dead {
-                                conn.state = State::Ignored;
+            if let Layer::Undecided(held) = &mut conn.layer {
+                match held.take() {
+                    None => match Layer::decide(side, data, false) {
+                        Some(l) => conn.layer = l,
+                        None => {
+                            let h = Held { side, offset, bytes: data.to_vec() };
+                            conn.layer = Layer::Undecided(Some(h));
+                            return;
+                        }
+                    },
+                    Some(mut h) if h.side == side => {
+                        h.bytes.extend_from_slice(data);
+                        match Layer::decide(side, &h.bytes, false) {
+                            Some(l) => {
+                                conn.layer = l;
+                                this.layered(conn, side, h.offset, &h.bytes, ctx, sink);
                             }
+                            None => conn.layer = Layer::Undecided(Some(h)),
+                        }
+                        return;
+                    }
+                    // The other side spoke: what is held decides.
+                    Some(h) => this.undecided_no_more(conn, h, ctx, sink),
+                }
+            }
+            this.layered(conn, side, offset, data, ctx, sink);
+        });
+    }
+
+    /// Decides a connection on the bytes it held (something else came), and passes them.
+    fn undecided_no_more(&mut self, conn: &mut Conn, h: Held, ctx: Ctx, sink: &mut dyn FnMut(Record)) {
+        conn.layer = Layer::decide(h.side, &h.bytes, true).unwrap_or(Layer::Plain);
+        self.layered(conn, h.side, h.offset, &h.bytes, ctx, sink);
+    }
+
+    /// Bytes of a connection whose layer is decided.
+    #[allow(clippy::too_many_arguments)]
+    fn layered(
+        &mut self,
+        conn: &mut Conn,
+        side: Side,
+        offset: u64,
+        data: &[u8],
+        ctx: Ctx,
+        sink: &mut dyn FnMut(Record),
+    ) {
+        let Layer::Wrapped(w) = &mut conn.layer else {
+            self.data_in(conn, side, offset, data, ctx, sink);
+            return;
+        };
+        let mut pieces = Vec::new();
+        w.data(side, data, conn.info.responder, self.keys, &mut pieces);
+        self.pieces(conn, pieces, ctx, sink);
+    }
+
+    /// The inner pieces of a wrapped connection, to the WebSocket engine; its session
+    /// record gets what the wrapping said (TLS, proxy).
+    fn pieces(&mut self, conn: &mut Conn, pieces: Vec<Piece>, ctx: Ctx, sink: &mut dyn FnMut(Record)) {
+        let stamp = Stamp::of(&conn.layer);
+        let mut stamped = |mut r: Record| {
+            if let Record::Session(s) = &mut r {
+                stamp.apply(s);
+            }
+            sink(r);
+        };
+        for p in pieces {
+            match p {
+                Piece::Data(side, offset, bytes) => {
+                    self.data_in(conn, side, offset, &bytes, ctx, &mut stamped)
+                }
+                Piece::Gap(side, offset, len) => {
+                    self.gap_in(conn, side, offset, len, GapReason::Lost, ctx, &mut stamped);
+                }
+                Piece::Warning(w) => {
+                    let message = format!("{} -> {}: {w}", conn.info.initiator, conn.info.responder);
+                    let file = self.file.clone();
+                    stamped(Record::Warning(WarningRecord {
+                        session: None,
+                        file,
+                        packet: ctx.packet,
+                        message,
+                    }));
+                }
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn data_in(
+        &mut self,
+        conn: &mut Conn,
+        side: Side,
+        offset: u64,
+        data: &[u8],
+        ctx: Ctx,
+        sink: &mut dyn FnMut(Record),
+    ) {
+        let info = conn.info;
+        match &mut conn.state {
+            State::Ignored => {}
+            State::Live(live) => {
+                self.feed_live(&info, live, side, offset, data, ctx, sink);
+                live.last = ctx;
+                if live.dead {
+                    conn.state = State::Ignored;
+                }
+            }
+            State::Pending(p) => {
+                self.pend(p, side, offset, data, ctx);
+                if let Some(next) = self.decide(&info, p, false) {
+                    self.pending_bytes = self.pending_bytes.saturating_sub(p.buf[0].len() + p.buf[1].len());
+                    let p = std::mem::take(p);
+                    conn.state = next;
+                    if let State::Live(live) = &mut conn.state {
+                        self.replay(&info, live, &p, sink);
+                        if live.dead {
+                            conn.state = State::Ignored;
                         }
                     }
                 }
             }
-        });
+        }
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -300,48 +401,73 @@ impl<'o> Engine<'o> {
         sink: &mut dyn FnMut(Record),
     ) {
         self.with_conn(id, ctx, |this, conn| {
-            let info = conn.info;
-            match &mut conn.state {
-                State::Ignored => {}
-                State::Pending(p) => {
-                    // Bytes before a hole cannot be chained with bytes after it: start over
-                    // on this side.
-                    let i = side_ix(side);
-                    this.pending_bytes = this.pending_bytes.saturating_sub(p.buf[i].len());
-                    p.buf[i].clear();
-                    p.started[i] = false;
-                    p.ev[i] = None;
-                    p.next_check[i] = 0;
-                    p.chunks.retain(|c| c.side != side);
+            if let Layer::Undecided(held) = &mut conn.layer
+                && let Some(h) = held.take()
+            {
+                this.undecided_no_more(conn, h, ctx, sink);
+            }
+            let Layer::Wrapped(w) = &mut conn.layer else {
+                this.gap_in(conn, side, offset, len, reason, ctx, sink);
+                return;
+            };
+            let mut pieces = Vec::new();
+            w.gap(side, len, &mut pieces);
+            this.pieces(conn, pieces, ctx, sink);
+        });
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn gap_in(
+        &mut self,
+        conn: &mut Conn,
+        side: Side,
+        offset: u64,
+        len: u64,
+        reason: GapReason,
+        ctx: Ctx,
+        sink: &mut dyn FnMut(Record),
+    ) {
+        let info = conn.info;
+        match &mut conn.state {
+            State::Ignored => {}
+            State::Pending(p) => {
+                // Bytes before a hole cannot be chained with bytes after it: start over
+                // on this side.
+                let i = side_ix(side);
+                self.pending_bytes = self.pending_bytes.saturating_sub(p.buf[i].len());
+                p.buf[i].clear();
+                p.started[i] = false;
+                p.ev[i] = None;
+                p.next_check[i] = 0;
+                p.chunks.retain(|c| c.side != side);
+            }
+            State::Live(live) => {
+                if reason == GapReason::Snaplen && self.cut_head(&info, live, side, len, ctx, sink) {
+                    return;
                 }
-                State::Live(live) => {
-                    if reason == GapReason::Snaplen && this.cut_head(&info, live, side, len, ctx, sink) {
-                        return;
-                    }
-                    if live.upgrade.is_none() && !live.session.is_established() {
-                        // Plain HTTP so far: what follows the hole can only be judged by
-                        // frame synchronisation.
-                        conn.state = if this.opts.sync {
-                            State::Pending(Box::new(Pending { not_http: true, ..Default::default() }))
-                        } else {
-                            State::Ignored
-                        };
+                if live.upgrade.is_none() && !live.session.is_established() {
+                    // Plain HTTP so far: what follows the hole can only be judged by
+                    // frame synchronisation.
+                    conn.state = if self.opts.sync {
+                        State::Pending(Box::new(Pending { not_http: true, ..Default::default() }))
                     } else {
-                        let dir = live.dir(side);
-                        live.base[dir.index()].get_or_insert(offset);
-                        if live.number.is_none() {
-                            // The answer to the upgrade is lost: decoding goes on as frames.
-                            this.number(&info, live, HandshakeState::Unanswered, None, sink);
-                        }
-                        let mut out = std::mem::take(&mut this.out);
-                        live.session.gap(dir, len, &mut out);
-                        this.emit(&info, live, &mut out, ctx, Some(reason), sink);
-                        this.out = out;
-                        live.last = ctx;
+                        State::Ignored
+                    };
+                } else {
+                    let dir = live.dir(side);
+                    live.base[dir.index()].get_or_insert(offset);
+                    if live.number.is_none() {
+                        // The answer to the upgrade is lost: decoding goes on as frames.
+                        self.number(&info, live, HandshakeState::Unanswered, None, sink);
                     }
+                    let mut out = std::mem::take(&mut self.out);
+                    live.session.gap(dir, len, &mut out);
+                    self.emit(&info, live, &mut out, ctx, Some(reason), sink);
+                    self.out = out;
+                    live.last = ctx;
                 }
             }
-        });
+        }
     }
 
     /// A snapshot-length cut while the handshake is parsed: the end of a head (see
@@ -370,6 +496,35 @@ impl<'o> Engine<'o> {
     fn closed(&mut self, id: u64, reason: CloseReason, ctx: Ctx, sink: &mut dyn FnMut(Record)) {
         let Some(mut conn) = self.conns.remove(&id) else {
             return;
+        };
+        if let Layer::Undecided(held) = &mut conn.layer
+            && let Some(h) = held.take()
+        {
+            self.undecided_no_more(&mut conn, h, ctx, sink);
+        }
+        let stamp = Stamp::of(&conn.layer);
+        if let Layer::Wrapped(w) = &conn.layer
+            && let Some(tls) = w.tls()
+            && tls.summary().version.is_none()
+        {
+            let message = format!(
+                "{} -> {}: {}: the connection ended before a ServerHello: nothing to decrypt",
+                conn.info.initiator,
+                conn.info.responder,
+                tls.summary().describe()
+            );
+            sink(Record::Warning(WarningRecord {
+                session: None,
+                file: self.file.clone(),
+                packet: ctx.packet,
+                message,
+            }));
+        }
+        let sink = &mut |mut r: Record| {
+            if let Record::Session(s) = &mut r {
+                stamp.apply(s);
+            }
+            sink(r);
         };
         let info = conn.info;
         if let State::Pending(p) = &mut conn.state {
@@ -613,6 +768,10 @@ impl<'o> Engine<'o> {
             protocol: negotiated.and_then(|(neg, _)| neg.protocol.clone()),
             extensions,
             deflate: live.session.pmd(),
+            tls_version: None,
+            tls_suite: None,
+            sni: None,
+            proxy: None,
             first_packet: conn.first_packet,
             ts_nanos: conn.first_ts,
         })));
@@ -955,5 +1114,30 @@ pub(crate) fn fmt_duration(ns: i64) -> String {
         format!("{sign}{:.3}ms", abs as f64 / 1e6)
     } else {
         format!("{sign}{:.3}µs", abs as f64 / 1e3)
+    }
+}
+
+/// What a wrapped connection's session record says of its wrapping.
+#[derive(Default)]
+struct Stamp {
+    tls: Option<wsprobe_tls::Summary>,
+    proxy: Option<String>,
+}
+
+impl Stamp {
+    fn of(layer: &Layer) -> Stamp {
+        match layer {
+            Layer::Wrapped(w) => Stamp { tls: w.tls().map(|t| t.summary()), proxy: w.proxy.clone() },
+            _ => Stamp::default(),
+        }
+    }
+
+    fn apply(&self, s: &mut SessionRecord) {
+        if let Some(t) = &self.tls {
+            s.tls_version = t.version.map(wsprobe_tls::hello::version_name);
+            s.tls_suite = t.suite.map(wsprobe_tls::suite::suite_name);
+            s.sni = t.sni.clone();
+        }
+        s.proxy = self.proxy.clone();
     }
 }

@@ -25,18 +25,21 @@ mod engine;
 #[doc(hidden)]
 pub mod fuzz;
 mod json;
+mod layers;
 mod pipeline;
 pub mod records;
 mod summary;
 mod transcript;
 
 pub use json::write_record;
+pub use layers::Keys;
 pub use records::{
     EventRecord, FrameRecord, HandshakeState, MessageRecord, Record, SessionRecord, ViolationRecord,
     WarningRecord,
 };
 pub use summary::Summary;
-pub use transcript::render_transcript;
+pub use transcript::{render_transcript, tls_text};
+pub use wsprobe_tls::KeyLog;
 pub use wsprobe_wire::{Dir, Role};
 
 use std::io::Read;
@@ -56,7 +59,7 @@ pub enum PayloadMode {
 }
 
 /// What to decode and how.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Options {
     /// Look for WebSocket frames in connections whose handshake is not in the capture
     /// (frame synchronisation heuristics). Default true.
@@ -76,6 +79,9 @@ pub struct Options {
     /// Number given to the first session found (to keep numbers unique over several
     /// captures). Default 1.
     pub first_session: u64,
+    /// Secrets to decrypt TLS sessions with (an NSS key log); secrets embedded in a
+    /// pcapng capture are used as well. Default none.
+    pub keylog: Option<std::sync::Arc<wsprobe_tls::KeyLog>>,
 }
 
 impl Default for Options {
@@ -88,6 +94,7 @@ impl Default for Options {
             frames: false,
             text: true,
             first_session: 1,
+            keylog: None,
         }
     }
 }

@@ -8,6 +8,7 @@
 //! scheduling. Memory stays bounded by the channel's few batches.
 
 use crate::engine::Engine;
+use crate::layers::Keys;
 use crate::{Options, Record};
 use std::collections::HashMap;
 use std::io::Read;
@@ -157,7 +158,17 @@ pub(crate) fn run<R: Read + Send>(
     sink: &mut dyn FnMut(Record),
 ) -> End {
     // Both engines number from 1; the merge renumbers from `first_session`.
-    let local = Options { first_session: 1, ..*opts };
+    let local = Options { first_session: 1, ..opts.clone() };
+    let keys = Keys { given: opts.keylog.clone(), ..Keys::default() };
+    // Secrets embedded in the capture are added before any packet after them is read;
+    // the other engine gets those packets' events later still.
+    let embedded = keys.embedded.clone();
+    capture.on_secrets(move |text| {
+        if let Ok(mut log) = embedded.lock() {
+            log.add(text);
+        }
+    });
+    let keys = &keys;
     let mut numbering = Numbering { next: opts.first_session.max(1), map: HashMap::new(), sink };
     std::thread::scope(|scope| {
         let (tx, rx) = sync_channel::<Msg>(IN_FLIGHT);
@@ -167,8 +178,12 @@ pub(crate) fn run<R: Read + Send>(
         let local_ref = &local;
         scope.spawn(move || {
             let mut table = FlowTable::new(local_ref.flow);
-            let mut router =
-                Router { engine: Engine::new(local_ref, name), batch: Batch::new(), seq: 0, last: None };
+            let mut router = Router {
+                engine: Engine::new(local_ref, keys, name),
+                batch: Batch::new(),
+                seq: 0,
+                last: None,
+            };
             let mut error = None;
             loop {
                 match capture.next_packet() {
@@ -197,7 +212,7 @@ pub(crate) fn run<R: Read + Send>(
             let _ = tx.send(Msg::Batch(router.batch));
             let _ = tx.send(Msg::End(Last { end, last: router.last, finished }));
         });
-        let mut engine = Engine::new(&local, name);
+        let mut engine = Engine::new(&local, keys, name);
         let mut end = None;
         for msg in rx {
             match msg {

@@ -159,6 +159,15 @@ pub struct SessionRecord {
     pub extensions: Option<String>,
     /// permessage-deflate parameters in force, if negotiated.
     pub deflate: Option<PmdConfig>,
+    /// The TLS version, when the session was decrypted (`TLS 1.3`, `TLS 1.2`).
+    pub tls_version: Option<String>,
+    /// The TLS cipher suite (IANA name).
+    pub tls_suite: Option<String>,
+    /// The server name the TLS client asked for (SNI).
+    pub sni: Option<String>,
+    /// The proxy hop, when the session went through an HTTP CONNECT tunnel:
+    /// `via proxy ADDR (CONNECT host:port)`.
+    pub proxy: Option<String>,
     /// Packet number of the connection's first packet.
     pub first_packet: u64,
     /// Its timestamp (nanoseconds since the Unix epoch).

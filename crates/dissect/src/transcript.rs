@@ -86,7 +86,25 @@ pub(crate) fn session_line(s: &SessionRecord) -> String {
     if let Some(d) = &s.deflate {
         let _ = write!(l, ", {}", deflate_text(d));
     }
+    if let Some(t) = tls_text(s) {
+        let _ = write!(l, ", {t}");
+    }
+    if let Some(p) = &s.proxy {
+        let _ = write!(l, ", {p}");
+    }
     l
+}
+
+/// `TLS 1.3 TLS_AES_128_GCM_SHA256, SNI example.com` for a decrypted session.
+pub fn tls_text(s: &SessionRecord) -> Option<String> {
+    let mut t = s.tls_version.clone()?;
+    if let Some(suite) = &s.tls_suite {
+        let _ = write!(t, " {suite}");
+    }
+    if let Some(n) = &s.sni {
+        let _ = write!(t, ", SNI {n}");
+    }
+    Some(t)
 }
 
 /// `deflate(client 15 bits takeover, server 10 bits no-takeover)`.

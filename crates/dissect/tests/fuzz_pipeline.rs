@@ -1,4 +1,4 @@
-//! The `dissect`, `snaplen` and `defrag` fuzz targets on stable, with overflow checks
+//! The `dissect`, `snaplen`, `wrapped` and `defrag` fuzz targets on stable, with overflow checks
 //! on: the committed seeds (whole and cut), the fixture captures with bytes flipped,
 //! and random inputs.
 
@@ -24,6 +24,7 @@ fn committed_seeds() {
     for (target, f) in [
         ("dissect", wsprobe_dissect::fuzz::dissect as fn(&[u8])),
         ("snaplen", wsprobe_dissect::fuzz::snaplen),
+        ("wrapped", wsprobe_dissect::fuzz::wrapped),
         ("defrag", wsprobe_flow::defrag::fuzz_defrag),
     ] {
         let all = seeds(target);
@@ -66,6 +67,11 @@ proptest! {
     #[test]
     fn random_snaplen_conversations(data in proptest::collection::vec(any::<u8>(), 0..3000)) {
         wsprobe_dissect::fuzz::snaplen(&data);
+    }
+
+    #[test]
+    fn random_wrapped_conversations(data in proptest::collection::vec(any::<u8>(), 0..3000)) {
+        wsprobe_dissect::fuzz::wrapped(&data);
     }
 
     #[test]

@@ -21,6 +21,10 @@
 //! fail with a hint (`scripts/setup-peers.sh`) unless `WSPROBE_NO_PEERS=1`;
 //! without dumpcap they fail unless `WSPROBE_NO_TSHARK=1`.
 
+#[path = "../../conform/tests/common/pki.rs"]
+mod pki;
+#[path = "../../conform/tests/common/proxy.rs"]
+mod proxy;
 mod support;
 
 use std::path::{Path, PathBuf};
@@ -63,6 +67,11 @@ struct Scenario {
     server_args: &'static [&'static str],
     client: Peer,
     client_args: &'static [&'static str],
+    /// wss://: the server gets a certificate and writes its key log to `keys.log` in the
+    /// scratch directory; the client trusts the test CA.
+    tls: bool,
+    /// The client goes through proxy.py (HTTP CONNECT); the capture holds both hops.
+    proxy: bool,
 }
 
 fn peers_dir() -> PathBuf {
@@ -134,11 +143,18 @@ impl Drop for Scratch {
 fn run_live(sc: &Scenario, dir: &Path) -> Vec<String> {
     // 1. The server, on a port of the OS's choosing.
     let server_err = std::fs::File::create(dir.join("server.stderr")).expect("server log");
+    let pki = sc.tls.then(pki::Pki::new);
+    let mut tls_args = Vec::new();
+    if let Some(p) = &pki {
+        tls_args.extend(p.server_args());
+        tls_args.extend(["--keylog".to_string(), dir.join("keys.log").display().to_string()]);
+    }
     let mut server = ChildGuard::spawn(
         &format!("{:?} echo server", sc.server),
         peer_command(sc.server, "echo_server")
             .args(["--port", "0"])
             .args(sc.server_args)
+            .args(&tls_args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(server_err),
@@ -156,12 +172,19 @@ fn run_live(sc: &Scenario, dir: &Path) -> Vec<String> {
             )
         });
 
+    // The proxy (its port is captured too).
+    let proxy = sc.proxy.then(|| proxy::start_proxy(None));
+    let filter = match &proxy {
+        Some(p) => format!("tcp port {port} or tcp port {}", p.port),
+        None => format!("tcp port {port}"),
+    };
+
     // 2. The capture, ready before the first SYN.
     let capture = dir.join("capture.pcapng");
     let mut dumpcap = ChildGuard::spawn(
         "dumpcap",
         Command::new("dumpcap")
-            .args(["-i", "lo", "-f", &format!("tcp port {port}"), "-w"])
+            .args(["-i", "lo", "-f", &filter, "-w"])
             .arg(&capture)
             // Never outlive a killed test run.
             .args(["-a", "duration:180"])
@@ -182,10 +205,24 @@ fn run_live(sc: &Scenario, dir: &Path) -> Vec<String> {
     // 3. The client.
     let script = dir.join("script.json");
     std::fs::write(&script, SCRIPT).expect("write script");
+    let url = match &pki {
+        Some(_) => format!("wss://localhost:{port}/{}", sc.name),
+        None => format!("ws://127.0.0.1:{port}/{}", sc.name),
+    };
+    let mut client_cmd = peer_command(sc.client, "client");
+    if let Some(p) = &pki {
+        // How each library is told to trust a CA: OpenSSL's and Node's variables.
+        client_cmd.env("SSL_CERT_FILE", &p.ca).env("NODE_EXTRA_CA_CERTS", &p.ca);
+    }
+    if let Some(p) = &proxy {
+        // websockets takes its proxy from the environment (urllib's getproxies).
+        let url = format!("http://127.0.0.1:{}", p.port);
+        client_cmd.env("https_proxy", &url).env("http_proxy", &url).env_remove("no_proxy");
+    }
     let mut client = ChildGuard::spawn(
         &format!("{:?} client", sc.client),
-        peer_command(sc.client, "client")
-            .arg(format!("ws://127.0.0.1:{port}/{}", sc.name))
+        client_cmd
+            .arg(url)
             .arg("--script")
             .arg(&script)
             .args(["--timeout", "10"])
@@ -309,8 +346,9 @@ fn check_message(m: &MessageRecord, ev: &Value, sender: &str, problems: &mut Vec
     }
 }
 
-/// Dissects `capture` and checks it against the client's `lines`.
-fn check_capture(name: &str, capture: &Path, lines: &[String]) {
+/// Dissects `capture` and checks it against the client's `lines` (decrypting with
+/// `keylog` if given).
+fn check_capture(name: &str, capture: &Path, lines: &[String], keylog: Option<&Path>) {
     let events = parse_lines(lines);
     let done = events
         .iter()
@@ -328,13 +366,34 @@ fn check_capture(name: &str, capture: &Path, lines: &[String]) {
 
     let mut opts = Options { payload: PayloadMode::Full, frames: true, ..Options::default() };
     opts.limits.message_keep = 4 << 20;
+    opts.keylog = keylog
+        .map(|k| std::sync::Arc::new(wsprobe_dissect::KeyLog::parse(&std::fs::read(k).expect("key log"))));
     let d = dissect_path(capture, &opts);
     assert!(d.error.is_none(), "{name}: dissection error: {:?}", d.error);
 
     let sessions: Vec<&SessionRecord> = d.sessions().collect();
-    assert_eq!(sessions.len(), 1, "{name}: expected exactly one session in the capture, got {sessions:#?}");
-    let s = sessions[0];
+    // Through a proxy the capture holds both hops: the client's, inside its CONNECT
+    // tunnel, and the proxy's own connection to the server. The client's is checked.
+    let proxied = sessions.iter().any(|s| s.proxy.is_some());
+    assert_eq!(
+        sessions.len(),
+        if proxied { 2 } else { 1 },
+        "{name}: expected one session per TCP hop in the capture, got {sessions:#?}"
+    );
+    let s = sessions.iter().find(|s| s.proxy.is_some()).unwrap_or(&sessions[0]);
+    if proxied {
+        let p = s.proxy.as_deref().unwrap_or_default();
+        assert!(p.starts_with("via proxy 127.0.0.1:") && p.contains("(CONNECT localhost:"), "{name}: {p}");
+    }
     let mut problems = Vec::new();
+    let tls = open["url"].as_str().is_some_and(|u| u.starts_with("wss://"));
+    let version_ok = matches!(s.tls_version.as_deref(), Some("TLS 1.3" | "TLS 1.2"));
+    if tls != version_ok || tls != (s.sni.as_deref() == Some("localhost")) {
+        problems.push(format!(
+            "TLS: the client used {}, the session says {:?} {:?}",
+            open["url"], s.tls_version, s.sni
+        ));
+    }
     if s.deflate.is_some() != deflate_agreed {
         problems.push(format!(
             "session deflate {:?} but the client saw extensions {}",
@@ -394,8 +453,16 @@ fn live(sc: &Scenario) {
     }
     let scratch = Scratch::new(sc.name);
     let lines = run_live(sc, &scratch.path);
-    let capture = scratch.path.join("capture.pcapng");
-    check_capture(sc.name, &capture, &lines);
+    let mut capture = scratch.path.join("capture.pcapng");
+    let keylog = scratch.path.join("keys.log");
+    if sc.tls {
+        check_capture(sc.name, &capture, &lines, Some(&keylog));
+        check_tls(sc.name, &capture, &keylog);
+        // What is recorded carries its own secrets.
+        capture = scratch.path.join("capture-with-secrets.pcapng");
+    } else {
+        check_capture(sc.name, &capture, &lines, None);
+    }
     if std::env::var("WSPROBE_RECORD_REAL").is_ok_and(|v| v == "1") {
         let out = repo_root().join("captures/real");
         std::fs::create_dir_all(&out).expect("create captures/real");
@@ -409,6 +476,118 @@ fn live(sc: &Scenario) {
     }
 }
 
+/// The TLS capture without keys, with the keys embedded in it, and against tshark with
+/// the same key log.
+fn check_tls(name: &str, capture: &Path, keylog: &Path) {
+    // Without keys: no session, and a warning that says what the session is.
+    let opts = Options { frames: true, ..Options::default() };
+    let d = dissect_path(capture, &opts);
+    assert_eq!(d.sessions().count(), 0, "{name}: a session decoded without keys");
+    let warned = d.records.iter().any(|r| {
+        matches!(r, Record::Warning(w) if w.message.contains("no keys") && w.message.contains("SNI localhost")
+            && w.message.contains("TLS 1."))
+    });
+    assert!(warned, "{name}: no 'no keys' warning: {:?}", d.records);
+    // The same secrets embedded in the capture by editcap: the same decoding, no --keylog.
+    let with_secrets = capture.with_file_name("capture-with-secrets.pcapng");
+    let st = Command::new("editcap")
+        .arg("--inject-secrets")
+        .arg(format!("tls,{}", keylog.display()))
+        .arg(capture)
+        .arg(&with_secrets)
+        .status()
+        .expect("editcap (scripts/setup-peers.sh installs Wireshark's tools)");
+    assert!(st.success(), "{name}: editcap --inject-secrets failed");
+    let keyed = dissect_path(
+        capture,
+        &Options {
+            keylog: Some(std::sync::Arc::new(wsprobe_dissect::KeyLog::parse(
+                &std::fs::read(keylog).expect("keys"),
+            ))),
+            ..opts.clone()
+        },
+    );
+    let embedded = dissect_path(&with_secrets, &opts);
+    let frames = |d: &wsprobe_dissect::Dissection| {
+        d.frames().map(|f| (f.dir, f.packet, f.opcode, f.payload_len, f.fin)).collect::<Vec<_>>()
+    };
+    assert!(!frames(&keyed).is_empty(), "{name}: no frame decrypted");
+    assert_eq!(frames(&keyed), frames(&embedded), "{name}: embedded secrets decode differently");
+    // tshark with the key log: the same frames, packet by packet.
+    let mode = support::TsharkMode { keylog: Some(keylog.to_path_buf()), ..Default::default() };
+    let ts = support::tshark_frames(capture, &mode).expect("tshark");
+    let mut ours: Vec<(u64, u8, u64)> = keyed.frames().map(|f| (f.packet, f.opcode, f.payload_len)).collect();
+    let mut theirs: Vec<(u64, u8, u64)> =
+        ts.frames.iter().map(|f| (f.packet, f.opcode, f.payload_len)).collect();
+    ours.sort_unstable();
+    theirs.sort_unstable();
+    assert_eq!(ours, theirs, "{name}: frames (packet, opcode, length) differ from tshark's with the key log");
+    println!("{name}: {} frames decrypted, as tshark with the same key log", ours.len());
+}
+
+#[test]
+fn python_tls_server_node_client() {
+    // wss:// with Python's ssl (OpenSSL) on the server, Node's TLS on the client; the
+    // server's key log decrypts the capture.
+    live(&Scenario {
+        name: "python-tls-server-node-client",
+        server: Peer::Python,
+        server_args: &[],
+        client: Peer::Node,
+        client_args: &[],
+        tls: true,
+        proxy: false,
+    });
+}
+
+#[test]
+fn python_tls12_gcm_and_chacha_servers_node_client() {
+    // TLS 1.2 with ECDHE: the key log's CLIENT_RANDOM master secret, the PRF key block.
+    const GCM: &[&str] = &["--tls12", "--ciphers", "ECDHE-ECDSA-AES256-GCM-SHA384"];
+    const CHACHA: &[&str] = &["--tls12", "--ciphers", "ECDHE-ECDSA-CHACHA20-POLY1305"];
+    for (name, server_args) in
+        [("python-tls12-gcm-server-node-client", GCM), ("python-tls12-chacha-server-node-client", CHACHA)]
+    {
+        live(&Scenario {
+            name,
+            server: Peer::Python,
+            server_args,
+            client: Peer::Node,
+            client_args: &[],
+            tls: true,
+            proxy: false,
+        });
+    }
+}
+
+#[test]
+fn node_tls_server_python_client() {
+    live(&Scenario {
+        name: "node-tls-server-python-client",
+        server: Peer::Node,
+        server_args: &["--deflate"],
+        client: Peer::Python,
+        client_args: &[],
+        tls: true,
+        proxy: false,
+    });
+}
+
+#[test]
+fn node_tls_server_python_client_through_a_proxy() {
+    // wss:// through an HTTP CONNECT proxy, as RFC 6455 §4.1 has clients do: the
+    // session is found inside the tunnel, decrypted, with the proxy hop named.
+    live(&Scenario {
+        name: "node-tls-server-python-client-proxy",
+        server: Peer::Node,
+        server_args: &[],
+        client: Peer::Python,
+        client_args: &[],
+        tls: true,
+        proxy: true,
+    });
+}
+
 #[test]
 fn python_server_node_client_deflate() {
     // websockets accepts permessage-deflate by default (window bits 12); ws
@@ -419,6 +598,8 @@ fn python_server_node_client_deflate() {
         server_args: &[],
         client: Peer::Node,
         client_args: &[],
+        tls: false,
+        proxy: false,
     });
 }
 
@@ -432,6 +613,8 @@ fn node_server_python_client_plain() {
         server_args: &[],
         client: Peer::Python,
         client_args: &[],
+        tls: false,
+        proxy: false,
     });
 }
 
@@ -445,6 +628,8 @@ fn node_deflate_server_python_client() {
         server_args: &["--deflate"],
         client: Peer::Python,
         client_args: &[],
+        tls: false,
+        proxy: false,
     });
 }
 
@@ -459,7 +644,7 @@ fn recorded_real_traffic() {
         };
         let lines: Vec<String> = text.lines().map(str::to_owned).collect();
         let name = cap.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
-        check_capture(&name, &cap, &lines);
+        check_capture(&name, &cap, &lines, None);
         n += 1;
     }
     println!("{n} recorded captures checked in {}", dir.display());

@@ -208,6 +208,9 @@ enum State {
     Done,
 }
 
+/// Where a reader hands the TLS key log text of Decryption Secrets Blocks.
+type SecretsSink = Box<dyn FnMut(&[u8]) + Send>;
+
 /// Streaming pcap/pcapng reader with bounded memory.
 pub struct CaptureReader<R: Read> {
     src: R,
@@ -223,6 +226,10 @@ pub struct CaptureReader<R: Read> {
     format: CaptureFormat,
     number: u64,
     last_ts: i64,
+    /// TLS key log text from pcapng Decryption Secrets Blocks not yet taken.
+    secrets: Vec<Vec<u8>>,
+    /// Where such text goes as soon as it is read, if set.
+    on_secrets: Option<SecretsSink>,
 }
 
 impl<R: Read> fmt::Debug for CaptureReader<R> {
@@ -256,6 +263,10 @@ const IDB: u32 = 1;
 const OPB: u32 = 2;
 const SPB: u32 = 3;
 const EPB: u32 = 6;
+/// pcapng Decryption Secrets Block (what `editcap --inject-secrets` writes).
+const DSB: u32 = 0x0A;
+/// Its secrets type for TLS key log text ("TLSK").
+const DSB_TLS_KEYLOG: u32 = 0x544c_534b;
 const BOM: u32 = 0x1A2B_3C4D;
 
 /// Converts a pcapng timestamp in `if_tsresol` units to epoch nanoseconds.
@@ -294,6 +305,8 @@ impl<R: Read> CaptureReader<R> {
             format: CaptureFormat::PcapNg,
             number: 0,
             last_ts: 0,
+            secrets: Vec::new(),
+            on_secrets: None,
         };
         let have = me.fill(4)?;
         if have == 0 {
@@ -642,9 +655,42 @@ impl<R: Read> CaptureReader<R> {
                         record_len: len,
                     }));
                 }
+                DSB => {
+                    // Type, length, then the secrets (padded to 4 bytes); other secret
+                    // types (WireGuard, ZigBee...) are not ours.
+                    let kind = rd_u32(block, 8, big);
+                    let n = rd_u32(block, 12, big) as usize;
+                    let text = match block.get(16..16 + n).filter(|_| 16 + n <= len - 4) {
+                        Some(text) => (kind == DSB_TLS_KEYLOG).then(|| text.to_vec()),
+                        None => {
+                            return Err(self.fail(CaptureErrorKind::Corrupt {
+                                reason: format!("decryption secrets block of {len} bytes says it holds {n}"),
+                            }));
+                        }
+                    };
+                    match (text, &mut self.on_secrets) {
+                        (Some(t), Some(f)) => f(&t),
+                        (Some(t), None) => self.secrets.push(t),
+                        (None, _) => {}
+                    }
+                    self.consume(len);
+                }
                 _ => self.consume(len),
             }
         }
+    }
+
+    /// TLS key log text embedded in the capture (pcapng Decryption Secrets Blocks read
+    /// so far), each block's once.
+    pub fn take_secrets(&mut self) -> Vec<Vec<u8>> {
+        std::mem::take(&mut self.secrets)
+    }
+
+    /// Gives the TLS key log text of each Decryption Secrets Block to `f` as soon as the
+    /// block is read, before any packet after it is returned (instead of keeping it for
+    /// [`take_secrets`](Self::take_secrets)).
+    pub fn on_secrets(&mut self, f: impl FnMut(&[u8]) + Send + 'static) {
+        self.on_secrets = Some(Box::new(f));
     }
 
     fn iface(&self, if_id: u32) -> Result<(Iface, u32), CaptureErrorKind> {

@@ -100,7 +100,7 @@ pub struct Summary {
 impl Summary {
     /// `TLS 1.3 TLS_AES_128_GCM_SHA256, SNI example.com` (what is known).
     pub fn describe(&self) -> String {
-        let mut s = self.version.map_or_else(|| "TLS (no ServerHello seen)".to_string(), hello::version_name);
+        let mut s = self.version.map_or_else(|| "TLS ClientHello".to_string(), hello::version_name);
         if let Some(id) = self.suite {
             s.push(' ');
             s.push_str(&suite::suite_name(id));
@@ -414,16 +414,7 @@ fn tls12_epochs(suite: Suite, s: &Secrets, c: &ClientHello, sh: &ServerHello) ->
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::hello::tests::{client_hello_body, server_hello_body};
-
-    fn handshake_record(msg_type: u8, body: &[u8]) -> Vec<u8> {
-        let mut hs = vec![msg_type, 0, (body.len() >> 8) as u8, body.len() as u8];
-        hs.extend_from_slice(body);
-        let mut r = vec![HANDSHAKE, 3, 1, 0, 0];
-        r[3..5].copy_from_slice(&(hs.len() as u16).to_be_bytes());
-        r.extend_from_slice(&hs);
-        r
-    }
+    use crate::testing::{client_hello_body, handshake_record, server_hello_body};
 
     struct Session {
         client: Vec<u8>,
@@ -547,6 +538,39 @@ mod tests {
             assert_eq!((c.as_slice(), s.as_slice()), (&b"hello"[..], &b"world"[..]), "{id:x}: {out:?}");
             assert_eq!(conn.summary().version, Some(0x0303));
         }
+    }
+
+    #[test]
+    fn tls12_resumption_server_changes_cipher_spec_first() {
+        // An abbreviated handshake (RFC 5246 §7.3): ServerHello, then the server's CCS
+        // and Finished before the client's; the key log has the resumed session's master
+        // secret under this connection's client random.
+        let s = *suite::suite(0xc02b).unwrap();
+        let master = vec![6u8; 48];
+        let (mut ck, mut sk) = RecordKey::tls12(s, &master, &[7; 32], &[8; 32]).unwrap();
+        let client_hello = handshake_record(1, &client_hello_body([7; 32], "h"));
+        let mut server = handshake_record(2, &server_hello_body([8; 32], 0xc02b, false));
+        server.extend_from_slice(&[CHANGE_CIPHER_SPEC, 3, 3, 0, 1, 1]);
+        server.extend(sk.seal(HANDSHAKE, b"server finished"));
+        let mut client = vec![CHANGE_CIPHER_SPEC, 3, 3, 0, 1, 1];
+        client.extend(ck.seal(HANDSHAKE, b"client finished"));
+        client.extend(ck.seal(APPLICATION_DATA, b"resumed"));
+        server.extend(sk.seal(APPLICATION_DATA, b"welcome back"));
+        let secrets = Secrets { master: Some(master), ..Default::default() };
+        let mut conn = TlsConn::new();
+        let lookup = |_: &[u8; 32]| Some(secrets.clone());
+        let mut out = Vec::new();
+        conn.feed(true, &client_hello, &lookup, &mut out);
+        conn.feed(false, &server, &lookup, &mut out);
+        conn.feed(true, &client, &lookup, &mut out);
+        let data: Vec<&[u8]> = out
+            .iter()
+            .filter_map(|o| match o {
+                Output::Data { data, .. } => Some(&data[..]),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(data, [&b"welcome back"[..], b"resumed"], "{out:?}");
     }
 
     #[test]

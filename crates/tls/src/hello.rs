@@ -28,7 +28,7 @@ pub struct ServerHello {
 }
 
 /// The random of a HelloRetryRequest: SHA-256 of "HelloRetryRequest" (RFC 8446 §4.1.3).
-const HRR_RANDOM: [u8; 32] = [
+pub(crate) const HRR_RANDOM: [u8; 32] = [
     0xcf, 0x21, 0xad, 0x74, 0xe5, 0x9a, 0x61, 0x11, 0xbe, 0x1d, 0x8c, 0x02, 0x1e, 0x65, 0xb8, 0x91, 0xc2,
     0xa2, 0x11, 0x16, 0x7a, 0xbb, 0x8c, 0x5e, 0x07, 0x9e, 0x09, 0xe2, 0xc8, 0xa8, 0x33, 0x9c,
 ];
@@ -83,8 +83,8 @@ impl<'a> Reader<'a> {
     }
 }
 
-const EXT_SERVER_NAME: u16 = 0;
-const EXT_ALPN: u16 = 16;
+pub(crate) const EXT_SERVER_NAME: u16 = 0;
+pub(crate) const EXT_ALPN: u16 = 16;
 const EXT_SUPPORTED_VERSIONS: u16 = 43;
 
 /// Parses a ClientHello body (after the 4-byte handshake header).
@@ -151,45 +151,9 @@ pub fn version_name(v: u16) -> String {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
-
-    /// A ClientHello body with `random`, SNI `sni` and ALPN http/1.1.
-    pub(crate) fn client_hello_body(random: [u8; 32], sni: &str) -> Vec<u8> {
-        let mut ext = Vec::new();
-        let name = sni.as_bytes();
-        let mut list = vec![0u8];
-        list.extend_from_slice(&(name.len() as u16).to_be_bytes());
-        list.extend_from_slice(name);
-        ext.extend_from_slice(&EXT_SERVER_NAME.to_be_bytes());
-        ext.extend_from_slice(&((list.len() + 2) as u16).to_be_bytes());
-        ext.extend_from_slice(&(list.len() as u16).to_be_bytes());
-        ext.extend_from_slice(&list);
-        ext.extend_from_slice(&EXT_ALPN.to_be_bytes());
-        ext.extend_from_slice(&11u16.to_be_bytes());
-        ext.extend_from_slice(&9u16.to_be_bytes());
-        ext.push(8);
-        ext.extend_from_slice(b"http/1.1");
-        let mut b = vec![3, 3];
-        b.extend_from_slice(&random);
-        b.extend_from_slice(&[0, 0, 2, 0x13, 0x01, 1, 0]);
-        b.extend_from_slice(&(ext.len() as u16).to_be_bytes());
-        b.extend_from_slice(&ext);
-        b
-    }
-
-    /// A ServerHello body; `tls13` adds supported_versions 0x0304.
-    pub(crate) fn server_hello_body(random: [u8; 32], suite: u16, tls13: bool) -> Vec<u8> {
-        let mut b = vec![3, 3];
-        b.extend_from_slice(&random);
-        b.push(0);
-        b.extend_from_slice(&suite.to_be_bytes());
-        b.push(0);
-        if tls13 {
-            b.extend_from_slice(&[0, 6, 0, 43, 0, 2, 3, 4]);
-        }
-        b
-    }
+    use crate::testing::{client_hello_body, server_hello_body};
 
     #[test]
     fn hellos_parse_and_short_ones_do_not() {

@@ -89,8 +89,13 @@ impl RecordKey {
 
     /// The keys after a KeyUpdate (RFC 8446 §7.2), TLS 1.3 only.
     pub fn updated(&self) -> Option<RecordKey> {
-        let next =
-            expand_label(self.suite.hash, self.secret.as_ref()?, "traffic upd", b"", self.suite.hash.output_len())?;
+        let next = expand_label(
+            self.suite.hash,
+            self.secret.as_ref()?,
+            "traffic upd",
+            b"",
+            self.suite.hash.output_len(),
+        )?;
         RecordKey::tls13(self.suite, &next)
     }
 

@@ -28,6 +28,8 @@ pub mod hello;
 pub mod keylog;
 pub mod keys;
 pub mod suite;
+#[doc(hidden)]
+pub mod testing;
 
 pub use conn::{Keys, Output, Summary, TlsConn, looks_like_client_hello};
 pub use keylog::{KeyLog, Secrets};

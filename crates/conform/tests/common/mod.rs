@@ -11,6 +11,13 @@ use wsprobe_conform::runner::{CaseResult, RunOptions, Target, run_all};
 use wsprobe_conform::{Catalog, Faults, Outcome, ServerConfig, server};
 use wsprobe_wire::Rule;
 
+mod pki;
+mod proxy;
+#[allow(unused_imports)]
+pub use pki::Pki;
+#[allow(unused_imports)]
+pub use proxy::start_proxy;
+
 /// The repository root.
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("repo root")
@@ -196,113 +203,4 @@ pub fn diff_with_baseline(results: &[CaseResult], file: &str) -> Vec<String> {
         })
         .map(|d| format!("{}: baseline {} / now {}", d.id, d.expected, d.got))
         .collect()
-}
-
-/// A test PKI in a temporary directory: a CA and a server certificate for `localhost`
-/// (only: 127.0.0.1 is a name it does not hold) signed by it.
-pub struct Pki {
-    _dir: tempfile::TempDir,
-    /// The CA certificate (PEM).
-    pub ca: PathBuf,
-    /// The CA's private key (PEM): a server that presents the CA certificate itself is
-    /// one with a self-signed certificate marked as a CA.
-    pub ca_key: PathBuf,
-    /// The server certificate (PEM).
-    pub cert: PathBuf,
-    /// The server's private key (PEM).
-    pub key: PathBuf,
-}
-
-impl Pki {
-    /// Makes a fresh one.
-    pub fn new() -> Pki {
-        use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
-        let dir = tempfile::tempdir().expect("temp dir");
-        let mut ca = CertificateParams::new(Vec::<String>::new()).expect("CA params");
-        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca.distinguished_name.push(DnType::CommonName, "wsprobe test CA");
-        let ca_key = KeyPair::generate().expect("CA key");
-        let ca_cert = ca.self_signed(&ca_key).expect("CA certificate");
-        let mut leaf = CertificateParams::new(vec!["localhost".to_string()]).expect("leaf params");
-        leaf.distinguished_name.push(DnType::CommonName, "localhost");
-        let key = KeyPair::generate().expect("server key");
-        let cert = leaf.signed_by(&key, &Issuer::from_params(&ca, &ca_key)).expect("server certificate");
-        let write = |name: &str, pem: String| {
-            let p = dir.path().join(name);
-            std::fs::write(&p, pem).expect("write PEM");
-            p
-        };
-        Pki {
-            ca: write("ca.pem", ca_cert.pem()),
-            ca_key: write("ca.key", ca_key.serialize_pem()),
-            cert: write("server.pem", cert.pem()),
-            key: write("server.key", key.serialize_pem()),
-            _dir: dir,
-        }
-    }
-
-    /// The peers' arguments to serve wss:// with it.
-    pub fn server_args(&self) -> Vec<String> {
-        let s = |p: &PathBuf| p.display().to_string();
-        vec!["--tls-cert".into(), s(&self.cert), "--tls-key".into(), s(&self.key)]
-    }
-}
-
-/// proxy.py (a third-party HTTP proxy from PyPI, in peers/.venv), killed when dropped.
-pub struct HttpProxy {
-    child: Child,
-    log: PathBuf,
-    _dir: tempfile::TempDir,
-    /// Its port.
-    pub port: u16,
-}
-
-impl HttpProxy {
-    /// The CONNECT tunnels it has opened so far (from its access log).
-    pub fn tunnels(&self) -> usize {
-        let log = std::fs::read_to_string(&self.log).unwrap_or_default();
-        log.lines()
-            .filter(|l| l.contains("access_log") && l.contains("CONNECT") && !l.contains("None:None"))
-            .count()
-    }
-}
-
-impl Drop for HttpProxy {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Starts proxy.py on a loopback port, with Basic authentication `user:pass` if given.
-pub fn start_proxy(auth: Option<&str>) -> HttpProxy {
-    let bin = repo().join("peers/.venv/bin/proxy");
-    assert!(bin.exists(), "{} is missing: run scripts/setup-peers.sh", bin.display());
-    let dir = tempfile::tempdir().expect("temp dir");
-    let port_file = dir.path().join("port");
-    let log = dir.path().join("log");
-    let mut cmd = Command::new(bin);
-    cmd.args(["--hostname", "127.0.0.1", "--port", "0", "--num-acceptors", "1", "--num-workers", "2"])
-        .arg("--port-file")
-        .arg(&port_file)
-        .arg("--log-file")
-        .arg(&log)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    if let Some(a) = auth {
-        cmd.args(["--basic-auth", a]);
-    }
-    let child = cmd.spawn().expect("start proxy.py");
-    let mut proxy = HttpProxy { child, log, _dir: dir, port: 0 };
-    for _ in 0..200 {
-        if let Some(p) = std::fs::read_to_string(&port_file).ok().and_then(|s| s.trim().parse().ok()) {
-            proxy.port = p;
-            return proxy;
-        }
-        if let Ok(Some(status)) = proxy.child.try_wait() {
-            panic!("proxy.py exited with {status} before listening");
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    panic!("proxy.py did not write its port within 10 s");
 }

@@ -149,6 +149,8 @@ pub struct TsharkMode {
     pub heuristic: bool,
     /// `-o tcp.reassemble_out_of_order:TRUE` (off by default in tshark 4.0).
     pub out_of_order: bool,
+    /// `-o tls.keylog_file:FILE`: decrypt TLS with this key log.
+    pub keylog: Option<PathBuf>,
 }
 
 impl TsharkMode {
@@ -174,6 +176,10 @@ pub fn tshark_command(path: &Path, mode: &TsharkMode) -> Vec<String> {
     if mode.out_of_order {
         args.push("-o".into());
         args.push("tcp.reassemble_out_of_order:TRUE".into());
+    }
+    if let Some(k) = &mode.keylog {
+        args.push("-o".into());
+        args.push(format!("tls.keylog_file:{}", k.display()));
     }
     for p in &mode.decode_as {
         args.push("-d".into());
