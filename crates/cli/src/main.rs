@@ -13,6 +13,7 @@ static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 mod cmd_cases;
 mod cmd_dissect;
 mod cmd_frame;
+mod cmd_fuzz;
 mod cmd_reference_server;
 mod cmd_rules;
 mod cmd_serve;
@@ -44,6 +45,8 @@ enum Command {
     Cases(cmd_cases::Args),
     /// Test WebSocket clients: a server speaking Autobahn fuzzingserver's URL protocol.
     Serve(cmd_serve::Args),
+    /// Fuzz a WebSocket server: mutated catalog cases, minimized replayable findings.
+    Fuzz(cmd_fuzz::Args),
     /// Run the built-in conformant echo server.
     ReferenceServer(cmd_reference_server::Args),
     /// List the rules table: every check, its id, RFC section and requirement.
@@ -73,6 +76,7 @@ fn main() -> ExitCode {
         Command::Dissect(a) => cmd_dissect::run(a),
         Command::Test(a) => cmd_test::run(a),
         Command::Serve(a) => cmd_serve::run(a),
+        Command::Fuzz(a) => cmd_fuzz::run(a),
         Command::Cases(a) => cmd_cases::run(a),
         Command::ReferenceServer(a) => cmd_reference_server::run(a),
         Command::Rules(a) => cmd_rules::run(a),

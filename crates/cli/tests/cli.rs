@@ -109,3 +109,40 @@ for t in ["sessions", "messages", "frames", "violations", "events", "warnings"]:
     assert_eq!(got, want);
     let _ = std::fs::remove_dir_all(&out);
 }
+
+/// `wsprobe fuzz` end to end: a planted bug found (exit 1), its case file written, and
+/// `wsprobe test --catalog` replaying it against the conformant built-in server (exit 0).
+#[test]
+fn fuzz_finds_a_planted_bug_and_the_finding_replays() {
+    let out = std::env::temp_dir().join(format!("wsprobe-cli-fuzz-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    let bin = env!("CARGO_BIN_EXE_wsprobe");
+    let o = std::process::Command::new(bin)
+        .args([
+            "fuzz",
+            "--reference-fault",
+            "planted-crash",
+            "--iterations",
+            "600",
+            "--seed",
+            "3",
+            "-j",
+            "16",
+        ])
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .expect("wsprobe fuzz");
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{stdout}\n{}", String::from_utf8_lossy(&o.stderr));
+    assert!(stdout.contains("crash"), "{stdout}");
+    let summary = std::fs::read_to_string(out.join("summary.json")).expect("summary.json");
+    assert!(summary.contains("\"oracle\": \"crash\""), "{summary}");
+    let o = std::process::Command::new(bin)
+        .args(["test", "--quiet", "--catalog"])
+        .arg(out.join("findings"))
+        .output()
+        .expect("wsprobe test");
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stdout));
+    let _ = std::fs::remove_dir_all(&out);
+}

@@ -70,8 +70,8 @@ pub struct TestArgs {
     pub proxy: Option<String>,
 }
 
-/// The connector `args` ask for `target`; an error is a usage error.
-fn connector(args: &TestArgs, target: &Target) -> Result<Connector, String> {
+/// The connector `args` ask for `target` (TLS and proxy); an error is a usage error.
+pub fn connector(args: &TestArgs, target: &Target) -> Result<Connector, String> {
     let proxy = args.proxy.as_deref().map(Proxy::parse).transpose()?;
     let tls_asked = args.ca.is_some() || args.insecure || args.cert.is_some() || args.key.is_some();
     if !target.tls {

@@ -144,6 +144,10 @@ pub struct Case {
     pub close: CloseExpect,
     /// Autobahn's `closedByWrongEndpointIsFatal`: if the tester had to close, the behavior is FAILED.
     pub tester_close_fails: bool,
+    /// Pongs are matched on their own: the other events in order, the Pongs in order,
+    /// but a Pong may come before or after an echo (`pongs_apart = true`; an echo is the
+    /// server's application answering, a Pong its library: RFC 6455 orders neither).
+    pub pongs_apart: bool,
     /// A WRONG CODE close verdict makes the behavior FAILED.
     pub wrong_code_fails: bool,
     /// The outcome is only informational.
@@ -272,6 +276,8 @@ struct CaseRaw {
     close: Option<Spanned<CloseRaw>>,
     #[serde(default)]
     tester_close_fails: bool,
+    #[serde(default)]
+    pongs_apart: bool,
     #[serde(default)]
     wrong_code_fails: bool,
     #[serde(default)]
@@ -470,6 +476,7 @@ fn parse_case(
         non_strict_text: raw.non_strict.map(|v| v.into_iter().map(|s| s.into_inner()).collect()),
         close,
         tester_close_fails: raw.tester_close_fails,
+        pongs_apart: raw.pongs_apart,
         wrong_code_fails: raw.wrong_code_fails,
         informational: raw.informational,
         performance: raw.performance,

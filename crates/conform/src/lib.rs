@@ -11,6 +11,7 @@ pub mod app;
 pub mod catalog;
 pub mod corpus;
 pub mod engine;
+pub mod fuzz;
 pub mod report;
 pub mod runner;
 pub mod serve;

@@ -75,6 +75,21 @@ pub struct Faults {
     /// permessage-deflate: after the handshake, send one compressed message whose
     /// fragments never end.
     pub pmd_endless: bool,
+    /// Planted bug (for `wsprobe fuzz`'s tests): a Ping after three or more data frames
+    /// of an unfinished message resets the connection (no Close).
+    pub planted_crash: bool,
+    /// Planted bug: a valid Close with a reason of 20 bytes or more, after a Ping on the
+    /// same connection, is never answered; the connection hangs in silence.
+    pub planted_hang: bool,
+    /// Planted bug: a binary message of three or more frames with an unsolicited Pong
+    /// among them is echoed with its last byte changed.
+    pub planted_wrong_echo: bool,
+    /// Planted bug: a Ping of 100 bytes or more inside a fragmented message is answered
+    /// with RSV2 set on the Pong.
+    pub planted_violation: bool,
+    /// Planted bug: invalid UTF-8 found after three or more frames of a text message
+    /// with a Ping among them is not failed: the message is echoed as it is.
+    pub planted_contradiction: bool,
 }
 
 impl Faults {
@@ -106,6 +121,11 @@ impl Faults {
         "pmd-ignore-inflate-errors",
         "pmd-bomb",
         "pmd-endless",
+        "planted-crash",
+        "planted-hang",
+        "planted-wrong-echo",
+        "planted-violation",
+        "planted-contradiction",
     ];
 
     /// The deviations named (kebab-case field names, see [`Faults::NAMES`]).
@@ -116,6 +136,11 @@ impl Faults {
                 "accept-unmasked" => f.accept_unmasked = true,
                 "skip-utf8" => f.skip_utf8 = true,
                 "wrong-pong" => f.wrong_pong = true,
+                "planted-crash" => f.planted_crash = true,
+                "planted-hang" => f.planted_hang = true,
+                "planted-wrong-echo" => f.planted_wrong_echo = true,
+                "planted-violation" => f.planted_violation = true,
+                "planted-contradiction" => f.planted_contradiction = true,
                 "echo-bad-close-codes" => f.echo_bad_close_codes = true,
                 "wrong-accept" => f.wrong_accept = true,
                 "mask-frames" => f.mask_frames = true,
@@ -201,6 +226,8 @@ struct Conn<'a> {
     out: Vec<u8>,
     close_sent: bool,
     done: bool,
+    /// What the planted bugs look at.
+    planted: Planted,
     /// Compresses echoes when permessage-deflate was agreed.
     deflater: Option<Deflater>,
 }
@@ -264,8 +291,14 @@ impl Conn<'_> {
     fn on_event(&mut self, ev: Event) {
         let f = &self.cfg.faults;
         match ev {
+            Event::Frame(fr) => self.planted.frame(&fr.header),
             Event::Violation(v) if v.by == Role::Client => {
-                let ignored = (f.accept_unmasked && v.rule == Rule::MaskClientUnmasked)
+                let planted = f.planted_contradiction
+                    && v.rule == Rule::Utf8TextInvalid
+                    && self.planted.frames >= 3
+                    && self.planted.ping_inside;
+                let ignored = planted
+                    || (f.accept_unmasked && v.rule == Rule::MaskClientUnmasked)
                     || (f.pmd_ignore_inflate_errors && v.rule == Rule::PmdInflateError)
                     || (f.skip_utf8 && v.rule == Rule::Utf8TextInvalid)
                     || (f.echo_bad_close_codes && v.rule == Rule::CloseCodeInvalid);
@@ -274,6 +307,16 @@ impl Conn<'_> {
                 }
             }
             Event::Message(m) => match m.opcode {
+                OpCode::CLOSE
+                    if f.planted_hang
+                        && !self.close_sent
+                        && self.planted.pings > 0
+                        && m.close.as_ref().is_some_and(|c| {
+                            c.reason.len() >= 20 && std::str::from_utf8(&c.reason).is_ok()
+                        }) =>
+                {
+                    self.planted.hang = true;
+                }
                 OpCode::CLOSE => {
                     if self.close_sent {
                         // Our Close was answered: the closing handshake is over.
@@ -289,11 +332,24 @@ impl Conn<'_> {
                 }
                 _ if self.close_sent => {}
                 OpCode::TEXT | OpCode::BINARY => {
+                    let mut payload = m.payload;
+                    if f.planted_wrong_echo
+                        && m.opcode == OpCode::BINARY
+                        && self.planted.message_frames >= 3
+                        && self.planted.pong_inside
+                        && let Some(b) = payload.last_mut()
+                    {
+                        *b ^= 0x01;
+                    }
                     if m.truncated {
                         self.fail(1009);
                     } else {
-                        self.echo(m.opcode, m.payload);
+                        self.echo(m.opcode, payload);
                     }
+                }
+                OpCode::PING if f.planted_crash && self.planted.frames >= 3 => self.planted.crash = true,
+                OpCode::PING if f.planted_violation && self.planted.frames > 0 && m.payload.len() >= 100 => {
+                    self.frame_with(OpCode::PONG, m.payload, true, 2);
                 }
                 OpCode::PING => {
                     let mut p = m.payload;
@@ -307,6 +363,50 @@ impl Conn<'_> {
                 }
                 _ => {}
             },
+            _ => {}
+        }
+    }
+}
+
+/// What the planted bugs track of the client's frames.
+#[derive(Default)]
+struct Planted {
+    /// Data frames of the unfinished message so far (0 outside a message).
+    frames: u32,
+    /// Data frames of the last message, at its end.
+    message_frames: u32,
+    /// A Ping came inside the unfinished message.
+    ping_inside: bool,
+    /// A Pong came inside the unfinished (or just finished) message.
+    pong_inside: bool,
+    /// Pings received on the connection.
+    pings: u32,
+    /// Reset the connection now.
+    crash: bool,
+    /// Go silent now.
+    hang: bool,
+}
+
+impl Planted {
+    fn frame(&mut self, h: &wsprobe_wire::FrameHeader) {
+        match h.opcode {
+            OpCode::PING => {
+                self.pings += 1;
+                self.ping_inside |= self.frames > 0;
+            }
+            OpCode::PONG => self.pong_inside |= self.frames > 0,
+            OpCode::TEXT | OpCode::BINARY | OpCode::CONTINUATION => {
+                if h.opcode != OpCode::CONTINUATION {
+                    self.frames = 0;
+                    self.ping_inside = false;
+                    self.pong_inside = false;
+                }
+                self.frames += 1;
+                if h.fin {
+                    self.message_frames = self.frames;
+                    self.frames = 0;
+                }
+            }
             _ => {}
         }
     }
@@ -463,7 +563,8 @@ async fn connection(mut stream: TcpStream, cfg: &ServerConfig) -> std::io::Resul
         let bits = if f.pmd_ignore_window { 15 } else { bits };
         Deflater::with_level(bits, nct && !f.pmd_ignore_no_context, 1)
     });
-    let mut conn = Conn { cfg, out: Vec::new(), close_sent: false, done: false, deflater };
+    let mut conn =
+        Conn { cfg, out: Vec::new(), close_sent: false, done: false, planted: Planted::default(), deflater };
     let mut events = Vec::new();
     let mut pending = buf.split_off(consumed);
     loop {
@@ -471,7 +572,7 @@ async fn connection(mut stream: TcpStream, cfg: &ServerConfig) -> std::io::Resul
             session.feed(Dir::C2S, &pending, &mut events);
             pending.clear();
             for ev in events.drain(..) {
-                if conn.done {
+                if conn.done || conn.planted.crash || conn.planted.hang {
                     break;
                 }
                 conn.on_event(ev);
@@ -479,6 +580,20 @@ async fn connection(mut stream: TcpStream, cfg: &ServerConfig) -> std::io::Resul
             if !conn.out.is_empty() {
                 stream.write_all(&conn.out).await?;
                 conn.out.clear();
+            }
+            if conn.planted.crash {
+                // As a process that dies would: a reset, no Close.
+                let _ = stream.set_zero_linger();
+                return Ok(());
+            }
+            if conn.planted.hang {
+                // Silence: read and drop until the client goes away.
+                while let Ok(n) = stream.read(&mut chunk).await {
+                    if n == 0 {
+                        break;
+                    }
+                }
+                return Ok(());
             }
         }
         if conn.close_sent && !f.keep_tcp_open {

@@ -206,13 +206,30 @@ pub fn list_prefix_matches(expected: &[ExpectedRun], received: &[Received]) -> b
 /// Whether what was received can still become an acceptable outcome (OK or
 /// NON-STRICT). Once it cannot, the case is decided: FAILED.
 pub fn can_still_pass(case: &Case, received: &[Received]) -> bool {
-    list_prefix_matches(&case.ok, received)
-        || case.non_strict.as_ref().is_some_and(|ns| list_prefix_matches(ns, received))
+    fits(case, &case.ok, received, false)
+        || case.non_strict.as_ref().is_some_and(|ns| fits(case, ns, received, false))
+}
+
+/// Whether `received` matches `expected` (`whole`) or its start, Pongs apart when the
+/// case says so ([`Case::pongs_apart`]).
+fn fits(case: &Case, expected: &[ExpectedRun], received: &[Received], whole: bool) -> bool {
+    let check = |e: &[ExpectedRun], r: &[Received]| {
+        if whole { list_matches(e, r) } else { list_prefix_matches(e, r) }
+    };
+    if !case.pongs_apart {
+        return check(expected, received);
+    }
+    let (pongs, rest): (Vec<ExpectedRun>, Vec<ExpectedRun>) =
+        expected.iter().cloned().partition(|r| matches!(r.event, Expected::Pong(_)));
+    let (got_pongs, got_rest): (Vec<Received>, Vec<Received>) =
+        received.iter().cloned().partition(|r| matches!(r, Received::Pong(_)));
+    check(&pongs, &got_pongs) && check(&rest, &got_rest)
 }
 
 /// Whether `received` matches every outcome list of the case (when the tester closes).
 pub fn matches_all(case: &Case, received: &[Received]) -> bool {
-    list_matches(&case.ok, received) && case.non_strict.as_ref().is_none_or(|ns| list_matches(ns, received))
+    fits(case, &case.ok, received, true)
+        && case.non_strict.as_ref().is_none_or(|ns| fits(case, ns, received, true))
 }
 
 /// A rule broken by the target, as found.
@@ -381,10 +398,10 @@ pub fn judge(case: &Case, obs: &Observed) -> Verdict {
         result_close = "No WebSocket connection.".into();
         actual = result.clone();
     } else {
-        if list_matches(&case.ok, &obs.received) {
+        if fits(case, &case.ok, &obs.received, true) {
             behavior = Behavior::Ok;
             result = "Actual events match the OK outcome.".into();
-        } else if case.non_strict.as_ref().is_some_and(|ns| list_matches(ns, &obs.received)) {
+        } else if case.non_strict.as_ref().is_some_and(|ns| fits(case, ns, &obs.received, true)) {
             behavior = Behavior::NonStrict;
             result = "Actual events match the NON-STRICT outcome.".into();
         } else {
