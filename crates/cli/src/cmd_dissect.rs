@@ -91,11 +91,11 @@ fn read_keylogs(files: &[PathBuf]) -> Result<Option<std::sync::Arc<wsprobe_disse
     let mut log = wsprobe_dissect::KeyLog::default();
     for f in files {
         let text = std::fs::read(f).map_err(|e| format!("--keylog {}: {e}", f.display()))?;
-        let before = log.skipped_count;
+        let (before, kept) = (log.skipped_count, log.skipped.len());
         log.add(&text);
         let skipped = log.skipped_count - before;
         if skipped > 0 {
-            let first = log.skipped.iter().rev().take(skipped).next_back();
+            let first = log.skipped.get(kept);
             let example = first.map(|k| format!(" (line {}: {})", k.line, k.reason)).unwrap_or_default();
             eprintln!("wsprobe: --keylog {}: {skipped} lines skipped{example}", f.display());
         }

@@ -40,6 +40,12 @@ impl Conn {
         self.tcp().as_fd().try_clone_to_owned().ok().map(Resetter)
     }
 
+    /// Writes all of `bytes` and flushes them (TLS may otherwise keep a tail buffered).
+    pub async fn send(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.write_all(bytes).await?;
+        self.flush().await
+    }
+
     /// What the TLS layer agreed, as `TLSv1_3 TLS13_AES_256_GCM_SHA384`; `None` in clear.
     pub fn tls_summary(&self) -> Option<String> {
         let Conn::Tls(s) = self else { return None };
@@ -47,14 +53,6 @@ impl Conn {
         let version = c.protocol_version().map(|v| format!("{v:?}")).unwrap_or_default();
         let suite = c.negotiated_cipher_suite().map(|s| format!("{:?}", s.suite())).unwrap_or_default();
         Some(format!("{version} {suite}").trim().to_owned())
-    }
-}
-
-impl Conn {
-    /// Writes all of `bytes` and flushes them (TLS may otherwise keep a tail buffered).
-    pub async fn send(&mut self, bytes: &[u8]) -> io::Result<()> {
-        self.write_all(bytes).await?;
-        self.flush().await
     }
 }
 

@@ -294,6 +294,12 @@ impl<'o> Engine<'o> {
         });
     }
 
+    /// A warning about a connection (not a session), naming its endpoints.
+    fn conn_warning(&self, info: &ConnInfo, ctx: Ctx, why: &str) -> Record {
+        let message = format!("{} -> {}: {why}", info.initiator, info.responder);
+        Record::Warning(WarningRecord { session: None, file: self.file.clone(), packet: ctx.packet, message })
+    }
+
     /// Decides a connection on the bytes it held (something else came), and passes them.
     fn undecided_no_more(&mut self, conn: &mut Conn, h: Held, ctx: Ctx, sink: &mut dyn FnMut(Record)) {
         conn.layer = Layer::decide(h.side, &h.bytes, true).unwrap_or(Layer::Plain);
@@ -324,12 +330,7 @@ impl<'o> Engine<'o> {
     /// record gets what the wrapping said (TLS, proxy).
     fn pieces(&mut self, conn: &mut Conn, pieces: Vec<Piece>, ctx: Ctx, sink: &mut dyn FnMut(Record)) {
         let stamp = Stamp::of(&conn.layer);
-        let mut stamped = |mut r: Record| {
-            if let Record::Session(s) = &mut r {
-                stamp.apply(s);
-            }
-            sink(r);
-        };
+        let mut stamped = |r: Record| sink(stamp.on(r));
         for p in pieces {
             match p {
                 Piece::Data(side, offset, bytes) => {
@@ -338,16 +339,7 @@ impl<'o> Engine<'o> {
                 Piece::Gap(side, offset, len) => {
                     self.gap_in(conn, side, offset, len, GapReason::Lost, ctx, &mut stamped);
                 }
-                Piece::Warning(w) => {
-                    let message = format!("{} -> {}: {w}", conn.info.initiator, conn.info.responder);
-                    let file = self.file.clone();
-                    stamped(Record::Warning(WarningRecord {
-                        session: None,
-                        file,
-                        packet: ctx.packet,
-                        message,
-                    }));
-                }
+                Piece::Warning(w) => stamped(self.conn_warning(&conn.info, ctx, &w)),
             }
         }
     }
@@ -507,25 +499,13 @@ impl<'o> Engine<'o> {
             && let Some(tls) = w.tls()
             && tls.summary().version.is_none()
         {
-            let message = format!(
-                "{} -> {}: {}: the connection ended before a ServerHello: nothing to decrypt",
-                conn.info.initiator,
-                conn.info.responder,
+            let why = format!(
+                "{}: the connection ended before a ServerHello: nothing to decrypt",
                 tls.summary().describe()
             );
-            sink(Record::Warning(WarningRecord {
-                session: None,
-                file: self.file.clone(),
-                packet: ctx.packet,
-                message,
-            }));
+            sink(self.conn_warning(&conn.info, ctx, &why));
         }
-        let sink = &mut |mut r: Record| {
-            if let Record::Session(s) = &mut r {
-                stamp.apply(s);
-            }
-            sink(r);
-        };
+        let sink = &mut |r: Record| sink(stamp.on(r));
         let info = conn.info;
         if let State::Pending(p) = &mut conn.state {
             self.pending_bytes = self.pending_bytes.saturating_sub(p.buf[0].len() + p.buf[1].len());
@@ -1132,12 +1112,16 @@ impl Stamp {
         }
     }
 
-    fn apply(&self, s: &mut SessionRecord) {
-        if let Some(t) = &self.tls {
-            s.tls_version = t.version.map(wsprobe_tls::hello::version_name);
-            s.tls_suite = t.suite.map(wsprobe_tls::suite::suite_name);
-            s.sni = t.sni.clone();
+    /// `r`, with the wrapping said if it is the session's record.
+    fn on(&self, mut r: Record) -> Record {
+        if let Record::Session(s) = &mut r {
+            if let Some(t) = &self.tls {
+                s.tls_version = t.version.map(wsprobe_tls::hello::version_name);
+                s.tls_suite = t.suite.map(wsprobe_tls::suite::suite_name);
+                s.sni = t.sni.clone();
+            }
+            s.proxy = self.proxy.clone();
         }
-        s.proxy = self.proxy.clone();
+        r
     }
 }

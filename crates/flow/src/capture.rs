@@ -226,9 +226,8 @@ pub struct CaptureReader<R: Read> {
     format: CaptureFormat,
     number: u64,
     last_ts: i64,
-    /// TLS key log text from pcapng Decryption Secrets Blocks not yet taken.
-    secrets: Vec<Vec<u8>>,
-    /// Where such text goes as soon as it is read, if set.
+    /// Where the TLS key log text of Decryption Secrets Blocks goes as soon as it is
+    /// read (skipped without one).
     on_secrets: Option<SecretsSink>,
 }
 
@@ -305,7 +304,6 @@ impl<R: Read> CaptureReader<R> {
             format: CaptureFormat::PcapNg,
             number: 0,
             last_ts: 0,
-            secrets: Vec::new(),
             on_secrets: None,
         };
         let have = me.fill(4)?;
@@ -668,10 +666,8 @@ impl<R: Read> CaptureReader<R> {
                             }));
                         }
                     };
-                    match (text, &mut self.on_secrets) {
-                        (Some(t), Some(f)) => f(&t),
-                        (Some(t), None) => self.secrets.push(t),
-                        (None, _) => {}
+                    if let (Some(t), Some(f)) = (text, &mut self.on_secrets) {
+                        f(&t);
                     }
                     self.consume(len);
                 }
@@ -680,15 +676,8 @@ impl<R: Read> CaptureReader<R> {
         }
     }
 
-    /// TLS key log text embedded in the capture (pcapng Decryption Secrets Blocks read
-    /// so far), each block's once.
-    pub fn take_secrets(&mut self) -> Vec<Vec<u8>> {
-        std::mem::take(&mut self.secrets)
-    }
-
     /// Gives the TLS key log text of each Decryption Secrets Block to `f` as soon as the
-    /// block is read, before any packet after it is returned (instead of keeping it for
-    /// [`take_secrets`](Self::take_secrets)).
+    /// block is read, before any packet after it is returned.
     pub fn on_secrets(&mut self, f: impl FnMut(&[u8]) + Send + 'static) {
         self.on_secrets = Some(Box::new(f));
     }

@@ -20,7 +20,7 @@ use crate::runner::{self, CaseRun, RunOptions};
 use crate::verdict::{self, Verdict};
 use input::Input;
 use oracle::{Class, Oracle};
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeSet, HashSet};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use wsprobe_wire::Rule;
@@ -151,7 +151,7 @@ pub async fn fuzz(cfg: &FuzzConfig, mut progress: impl FnMut(&Progress)) -> Fuzz
     let mut corpus = seeds();
     let mut pending: Vec<Input> = corpus.clone();
     let mut seen: HashSet<u64> = HashSet::new();
-    let mut found: BTreeMap<(Oracle, Option<Rule>), ()> = BTreeMap::new();
+    let mut found: BTreeSet<(Oracle, Option<Rule>)> = BTreeSet::new();
     let mut report =
         FuzzReport { progress: Progress::default(), findings: Vec::new(), ambiguous: 0, stopped: None };
     let timer = cfg.timer * cfg.opts.time_scale;
@@ -169,8 +169,8 @@ pub async fn fuzz(cfg: &FuzzConfig, mut progress: impl FnMut(&Progress)) -> Fuzz
             let next = match pending.pop() {
                 Some(s) => s,
                 None => {
-                    let other = corpus[rng.index(corpus.len())].clone();
-                    corpus[rng.index(corpus.len())].mutate(&mut rng, &other)
+                    let other = rng.index(corpus.len());
+                    corpus[rng.index(corpus.len())].mutate(&mut rng, &corpus[other])
                 }
             };
             batch.push(next);
@@ -197,9 +197,8 @@ pub async fn fuzz(cfg: &FuzzConfig, mut progress: impl FnMut(&Progress)) -> Fuzz
                 corpus.push(batch[i].clone());
             }
             if let Class::Finding { oracle, rule, detail } = o.class
-                && !found.contains_key(&(oracle, rule))
+                && found.insert((oracle, rule))
             {
-                found.insert((oracle, rule), ());
                 let at = report.progress.executions;
                 let f = minimize(
                     cfg,
@@ -223,7 +222,7 @@ pub async fn fuzz(cfg: &FuzzConfig, mut progress: impl FnMut(&Progress)) -> Fuzz
         // Liveness: the target still accepts connections.
         if let Err(e) = runner::probe(&cfg.opts, cfg.opts.timeout).await {
             let why = format!("the target stopped accepting connections: {e}");
-            if !found.contains_key(&(Oracle::Crash, None)) {
+            if !found.contains(&(Oracle::Crash, None)) {
                 let input = batch.last().cloned().unwrap_or_default();
                 let case = model::case_toml(&input, "F", "F.1", "crash", &[], timer);
                 report.findings.push(Finding {
