@@ -15,14 +15,17 @@ use wsprobe_conform::{Faults, ServerConfig, server};
 #[command(after_help = "\
 What it does: starts from the catalog's cases (1-7, 10 and wsprobe's frame cases, as
 frames) and mutates them: fragments cut anywhere (inside UTF-8 characters too), Pings and
-Pongs between fragments, RSV bits, reserved opcodes, unmasked frames, close codes and
-reasons, invalid UTF-8, TCP writes cut inside headers, pauses, extra request headers.
+Pongs between fragments, RSV bits, reserved opcodes, unmasked frames, payload lengths at
+the edges of the 7/16/64-bit forms, lengths written in a longer form than needed (which a
+server may process or refuse: both pass), close codes and reasons, invalid UTF-8, TCP
+writes cut inside headers, pauses, extra request headers.
 Each input is run as a catalog case whose expectation is what RFC 6455 asks of an echo
 server (the catalog's convention), judged by the same verdicts as `wsprobe test`. Inputs
 whose outcome has a new signature (events, who closed and how, timing) are kept.
 
 Oracles: crash (reset, or closed without a Close, or no more connections), hang (no
-answer to a liveness Ping or a Close within --timer), violation (the target's bytes broke
+answer to a Ping, to a Close, or after each batch to a fresh handshake and Ping, within
+--timer), violation (the target's bytes broke
 a rule), contradiction (it accepted what it must reject), wrong-echo, refused (it failed
 valid input). Each finding is minimized, confirmed three times and written to
 DIR/findings/ORACLE[-RULE].toml; DIR/summary.json lists them.

@@ -43,8 +43,9 @@ const WRITE_GROUP: usize = 64 << 10;
 
 /// What the steps wait for.
 enum Waiting {
-    /// A `wait` step: until then (then a mark, if any, notes the connection still open).
-    Until { at: Instant, mark: Option<String> },
+    /// A `wait` step: until then, or until `echoes` data messages have come in (then a
+    /// mark, if any, notes the connection still open).
+    Until { at: Instant, mark: Option<String>, echoes: Option<u64> },
     /// A `repeat` step: the `next`-th repetition of `msg` goes once `next` messages
     /// came back, up to `count`.
     Echo { msg: Step, next: u64, count: u64 },
@@ -294,7 +295,9 @@ impl<'a> CaseEngine<'a> {
                 rsv3: spec.rsv & 1 != 0,
                 opcode: spec.opcode,
                 masked: !matches!(spec.masking, Masking::None),
-                length_form: wsprobe_wire::LengthForm::minimal_for(spec.payload.len() as u64),
+                length_form: spec.length_form.unwrap_or(wsprobe_wire::LengthForm::minimal_for(
+                    spec.declared_len.unwrap_or(spec.payload.len() as u64),
+                )),
                 payload_len: spec.declared_len.unwrap_or(spec.payload.len() as u64),
                 mask_key: match spec.masking {
                     Masking::Key(k) => Some(k),
@@ -319,6 +322,7 @@ impl<'a> CaseEngine<'a> {
     fn send_frame(&mut self, f: &FrameStep) {
         let payload = f.payload.bytes();
         let mut spec = FrameSpec::new(f.opcode, payload).fin(f.fin).rsv(f.rsv);
+        spec.length_form = f.length_form;
         // `mask=none` is the wrong way round for the tester's role: unmasked from a
         // client, masked from a server.
         spec = match (f.mask, self.role) {
@@ -809,9 +813,10 @@ impl<'a> CaseEngine<'a> {
                 break;
             }
             match self.wait.take() {
-                Some(Waiting::Until { at, mark }) => {
-                    if self.now < at {
-                        self.wait = Some(Waiting::Until { at, mark });
+                Some(Waiting::Until { at, mark, echoes }) => {
+                    let echoed = echoes.is_some_and(|n| self.messages_received >= n);
+                    if self.now < at && !echoed {
+                        self.wait = Some(Waiting::Until { at, mark, echoes });
                         return;
                     }
                     if !self.open() {
@@ -873,9 +878,9 @@ impl<'a> CaseEngine<'a> {
                 self.send_message(opcode, payload, fragsize, chop, sync, 0);
                 self.last_message = Some(step);
             }
-            Step::Wait { dur, mark } => {
+            Step::Wait { dur, mark, echoes } => {
                 let d = dur.min(self.opts.max_case_time);
-                self.wait = Some(Waiting::Until { at: self.now + d, mark });
+                self.wait = Some(Waiting::Until { at: self.now + d, mark, echoes });
             }
             Step::FailAfter(d) => {
                 self.fail_at = Some(self.now + self.opts.scaled(d.min(self.opts.max_case_time)))

@@ -5,7 +5,7 @@
 //! full grammar is in `cases/README.md`.
 
 use std::time::Duration;
-use wsprobe_wire::OpCode;
+use wsprobe_wire::{LengthForm, OpCode};
 
 /// Bytes to send or to expect, written compactly.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -130,6 +130,9 @@ pub struct FrameStep {
     pub sync: bool,
     /// Masking.
     pub mask: MaskMode,
+    /// The length written in this form (`form=16`, `form=64`) instead of the minimal
+    /// one: a non-minimal encoding (RFC 6455 §5.2) when the payload is shorter.
+    pub length_form: Option<LengthForm>,
 }
 
 /// One step of a case's `send` list.
@@ -151,12 +154,15 @@ pub enum Step {
         sync: bool,
     },
     /// Pause; with a mark, record `still-open-after-wait-MARK` if the connection is
-    /// still open when the pause ends.
+    /// still open when the pause ends; with `echoes=N`, the pause ends early once N data
+    /// messages in all have come back.
     Wait {
         /// How long.
         dur: Duration,
         /// Mark recorded.
         mark: Option<String>,
+        /// Ends once this many data messages have been received in the case.
+        echoes: Option<u64>,
     },
     /// From now on, if the connection is still open after this long, the tester fails it.
     FailAfter(Duration),
@@ -420,16 +426,15 @@ pub fn parse_step(s: &str) -> Result<Step, String> {
     match head {
         "wait" => {
             let dur = parse_duration(words.next().ok_or("wait: missing duration")?)?;
-            let mark = match words.next() {
-                None => None,
-                Some(m) => Some(
-                    m.strip_prefix("mark=")
-                        .filter(|t| !t.is_empty())
-                        .ok_or_else(|| format!("wait: unknown option {m:?}"))?
-                        .to_owned(),
-                ),
-            };
-            return Ok(Step::Wait { dur, mark });
+            let (mut mark, mut echoes) = (None, None);
+            for w in words {
+                match w.split_once('=') {
+                    Some(("mark", m)) if !m.is_empty() => mark = Some(m.to_owned()),
+                    Some(("echoes", n)) => echoes = Some(parse_usize("echoes", n)? as u64),
+                    _ => return Err(format!("wait: unknown option {w:?}")),
+                }
+            }
+            return Ok(Step::Wait { dur, mark, echoes });
         }
         "fail-after" => {
             return Ok(Step::FailAfter(parse_duration(words.next().ok_or("fail-after: missing duration")?)?));
@@ -488,6 +493,7 @@ pub fn parse_step(s: &str) -> Result<Step, String> {
     let mut chop = None;
     let mut sync = false;
     let mut mask = MaskMode::Key;
+    let mut length_form = None;
     let mut fragsize = None;
     let mut payload: Option<Payload> = None;
     let mut close_code: Option<u16> = None;
@@ -520,6 +526,9 @@ pub fn parse_step(s: &str) -> Result<Step, String> {
             ("chop", v) => chop = Some(parse_usize(k, v)?),
             ("sync", "") => sync = true,
             ("mask", "none") => mask = MaskMode::None,
+            ("form", "7") => length_form = Some(LengthForm::Short),
+            ("form", "16") => length_form = Some(LengthForm::Ext16),
+            ("form", "64") => length_form = Some(LengthForm::Ext64),
             ("fragsize" | "autofrag", v) if is_msg => fragsize = Some(parse_usize(k, v)?),
             ("raw", v) if opcode == OpCode::CLOSE && !is_msg => {
                 raw_close = true;
@@ -538,12 +547,20 @@ pub fn parse_step(s: &str) -> Result<Step, String> {
         if opcode != OpCode::TEXT && opcode != OpCode::BINARY {
             return Err(format!("{s:?}: MSG- steps are MSG-TEXT or MSG-BIN"));
         }
-        if !fin || rsv != 0 || mask != MaskMode::Key {
-            return Err(format!("{s:?}: fin/rsv/mask are frame options, not message options"));
+        if !fin || rsv != 0 || mask != MaskMode::Key || length_form.is_some() {
+            return Err(format!("{s:?}: fin/rsv/mask/form are frame options, not message options"));
         }
         return Ok(Step::Message { opcode, payload, fragsize, chop, sync });
     }
-    Ok(Step::Frame(FrameStep { opcode, fin, rsv, payload, chop, sync, mask }))
+    let fits = match length_form {
+        Some(LengthForm::Short) => payload.len() <= 125,
+        Some(LengthForm::Ext16) => payload.len() <= 0xffff,
+        _ => true,
+    };
+    if !fits {
+        return Err(format!("{s:?}: a payload of {} bytes does not fit that length form", payload.len()));
+    }
+    Ok(Step::Frame(FrameStep { opcode, fin, rsv, payload, chop, sync, mask, length_form }))
 }
 
 fn parse_match(s: &str) -> Result<Match, String> {
@@ -619,10 +636,20 @@ mod tests {
         assert_eq!(f.opcode, OpCode(11));
         assert_eq!(
             parse_step("wait 1s mark=A").unwrap(),
-            Step::Wait { dur: Duration::from_secs(1), mark: Some("A".into()) }
+            Step::Wait { dur: Duration::from_secs(1), mark: Some("A".into()), echoes: None }
         );
+        assert_eq!(
+            parse_step("wait 0.5s echoes=2").unwrap(),
+            Step::Wait { dur: Duration::from_millis(500), mark: None, echoes: Some(2) }
+        );
+        assert!(parse_step("wait 1s echoes=x").is_err());
         assert!(parse_step("TEXT[bogus=1]").is_err());
         assert!(parse_step("OP16").is_err());
+        let Step::Frame(f) = parse_step("BIN[form=64,0x01]").unwrap() else { panic!() };
+        assert_eq!(f.length_form, Some(LengthForm::Ext64));
+        assert!(parse_step("BIN[form=7,len=126(repeat 0x00)]").is_err());
+        assert!(parse_step("BIN[form=32,0x01]").is_err());
+        assert!(parse_step("MSG-BIN[form=16,0x01]").is_err());
         assert!(matches!(
             parse_step("MSG-BIN[len=10(repeat 0xfe),fragsize=3]").unwrap(),
             Step::Message { .. }

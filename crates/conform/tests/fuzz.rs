@@ -60,7 +60,7 @@ async fn replay(case: &str, faults: Faults) -> Outcome {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_reference_server_gives_no_finding() {
-    let r = fuzz_server(Faults::default(), 1500, None).await;
+    let r = fuzz_server(Faults::default(), 3000, None).await;
     assert!(r.findings.is_empty(), "{}", describe(&r));
     assert!(r.progress.behaviours > 10, "{}", describe(&r));
 }
@@ -102,7 +102,7 @@ async fn python_websockets_and_node_ws_give_no_finding() {
     let mut problems = Vec::new();
     for (kind, args) in [("python", &[][..]), ("node", &[][..]), ("node", &["--deflate"][..])] {
         let peer = common::start_peer_with(kind, args);
-        let mut cfg = config(peer.port, 800);
+        let mut cfg = config(peer.port, 1500);
         // Slower targets than the in-process server: the timers of a loaded machine.
         cfg.timer = 2.0;
         cfg.opts.timeout = std::time::Duration::from_secs(2);
@@ -115,6 +115,36 @@ async fn python_websockets_and_node_ws_give_no_finding() {
         }
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn non_minimal_lengths_may_be_processed_or_refused() {
+    use wsprobe_conform::fuzz::input::{Frame, Input, Op};
+    use wsprobe_conform::fuzz::oracle::Class;
+    use wsprobe_wire::LengthForm;
+    // A 16-bit length for 3 bytes, a 64-bit one for 200: Python and Node process
+    // them, the reference server fails the connection (1002). Both are right.
+    let frame = |len: usize, form| {
+        let mut f = Frame::new(2, vec![7; len]);
+        f.form = Some(form);
+        Op::Frame(f)
+    };
+    let input =
+        Input { headers: Vec::new(), ops: vec![frame(3, LengthForm::Ext16), frame(200, LengthForm::Ext64)] };
+    assert!(input.steps()[0].contains("form=16"), "{:?}", input.steps());
+    let (addr, handle) = server::spawn("127.0.0.1:0", ServerConfig::default()).await.expect("bind");
+    let mut classes = vec![(
+        "reference",
+        wsprobe_conform::fuzz::run_input(&input, &config(addr.port(), 1).opts, 1.0).await,
+    )];
+    handle.abort();
+    for kind in ["python", "node"] {
+        let peer = common::start_peer_with(kind, &[] as &[&str]);
+        classes.push((kind, wsprobe_conform::fuzz::run_input(&input, &config(peer.port, 1).opts, 2.0).await));
+    }
+    for (who, class) in classes {
+        assert_eq!(class, Some(Class::Fine), "{who}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

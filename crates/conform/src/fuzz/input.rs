@@ -4,8 +4,8 @@
 
 use crate::catalog::Case;
 use crate::steps::{MaskMode, Step};
-use wsprobe_wire::OpCode;
 use wsprobe_wire::xorshift::Xorshift;
+use wsprobe_wire::{LengthForm, OpCode};
 
 /// One frame the tester writes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,12 +22,32 @@ pub struct Frame {
     pub chop: Option<usize>,
     /// Sent without a mask (a client violation).
     pub unmasked: bool,
+    /// The length written in this form rather than the minimal one (when it fits).
+    pub form: Option<LengthForm>,
 }
 
 impl Frame {
     /// A masked final frame without RSV bits.
     pub fn new(opcode: u8, payload: Vec<u8>) -> Frame {
-        Frame { opcode, fin: true, rsv: 0, payload, chop: None, unmasked: false }
+        Frame { opcode, fin: true, rsv: 0, payload, chop: None, unmasked: false, form: None }
+    }
+
+    /// The length form written: the one asked for if the payload fits it, else the
+    /// minimal one.
+    pub fn length_form(&self) -> LengthForm {
+        let len = self.payload.len() as u64;
+        let minimal = LengthForm::minimal_for(len);
+        match self.form {
+            Some(LengthForm::Short) | None => minimal,
+            Some(LengthForm::Ext16) if len > 0xffff => minimal,
+            Some(f) => f,
+        }
+    }
+
+    /// The length is encoded in more bytes than needed (RFC 6455 §5.2: the sender
+    /// must not; the RFC does not say what a receiver does with it).
+    pub fn non_minimal(&self) -> bool {
+        self.length_form() != LengthForm::minimal_for(self.payload.len() as u64)
     }
 }
 
@@ -51,6 +71,9 @@ pub struct Input {
 
 /// Largest payload taken from a catalog seed or made by a mutation.
 pub const PAYLOAD_MAX: usize = 4096;
+/// A catalog seed's pauses are cut to this many milliseconds (the pause is what
+/// matters, a fail-fast server answers within it on loopback).
+const SEED_WAIT_MAX_MS: u128 = 100;
 /// Steps an input may grow to.
 pub const OPS_MAX: usize = 24;
 
@@ -74,6 +97,9 @@ pub const VALID_CODES: &[u16] =
 pub const INVALID_CODES: &[u16] = &[0, 999, 1004, 1005, 1006, 1015, 1016, 1100, 2000, 2999, 5000, 65535];
 /// Control payload lengths tried: around the 125-byte limit too.
 const CONTROL_LENS: &[usize] = &[0, 4, 30, 100, 110, 125, 126];
+/// Data payload lengths at the edges of the length forms (7-bit up to 125, 16-bit up
+/// to 65535, 64-bit beyond).
+const EDGE_LENS: &[usize] = &[0, 1, 125, 126, 127, 65535, 65536];
 /// Extra request headers tried (none changes what a server must do).
 const HEADERS: &[(&str, &str)] = &[
     ("X-Fuzz", "1"),
@@ -190,6 +216,7 @@ impl Input {
                         payload: f.payload.bytes(),
                         chop: f.chop,
                         unmasked: f.mask == MaskMode::None,
+                        form: f.length_form,
                     }));
                 }
                 Step::Message { opcode, payload, fragsize, chop, .. } => {
@@ -211,7 +238,7 @@ impl Input {
                         ops.push(Op::Frame(f));
                     }
                 }
-                Step::Wait { dur, .. } => ops.push(Op::Wait(dur.as_millis().min(200) as u16)),
+                Step::Wait { dur, .. } => ops.push(Op::Wait(dur.as_millis().min(SEED_WAIT_MAX_MS) as u16)),
                 Step::FailAfter(_) | Step::CloseAfter(_) => {}
                 _ => return None,
             }
@@ -250,7 +277,30 @@ impl Input {
 
     fn mutate_once(&mut self, rng: &mut Xorshift) {
         let at = rng.index(self.ops.len() + 1);
-        match rng.below(14) {
+        match rng.below(16) {
+            // Payload lengths at the edges of the length forms; a data payload grown
+            // past the usual sizes is written in one piece.
+            14 => {
+                let frames = self.frame_indices(|_| true);
+                if let Some(&i) = frames.get(rng.index(frames.len())) {
+                    let Op::Frame(f) = &mut self.ops[i] else { return };
+                    let len = if f.opcode >= 8 { *pick(rng, CONTROL_LENS) } else { *pick(rng, EDGE_LENS) };
+                    // ASCII keeps a text valid (cutting may not: the model judges it).
+                    let fill = if f.opcode == 2 { rng.next() as u8 } else { b'a' };
+                    f.payload.resize(len, fill);
+                    if len > PAYLOAD_MAX {
+                        f.chop = None;
+                    }
+                }
+            }
+            // The length in a longer form than needed.
+            15 => {
+                let frames = self.frame_indices(|_| true);
+                if let Some(&i) = frames.get(rng.index(frames.len())) {
+                    let Op::Frame(f) = &mut self.ops[i] else { return };
+                    f.form = [None, Some(LengthForm::Ext16), Some(LengthForm::Ext64)][rng.index(3)];
+                }
+            }
             // A whole fragmented message, with a control frame among its fragments.
             12 | 13 => {
                 let msg = fragmented(rng);
@@ -311,7 +361,7 @@ impl Input {
             }
             // TCP writes cut inside the frame (its header too).
             9 => {
-                let frames = self.frame_indices(|_| true);
+                let frames = self.frame_indices(|f| f.payload.len() <= PAYLOAD_MAX);
                 if let Some(&i) = frames.get(rng.index(frames.len())) {
                     let Op::Frame(f) = &mut self.ops[i] else { return };
                     f.chop = Some(1 + rng.index(7));
@@ -327,10 +377,52 @@ impl Input {
         }
     }
 
-    /// Simpler variants, simplest first, for minimization: one step removed, a header
-    /// removed, a frame without its chop, a payload halved.
+    /// Simpler variants, simplest first, for minimization: a whole fragmented message
+    /// removed, two fragments merged, one step removed, a header removed, a frame
+    /// without its chop or its long length form, a payload halved.
     pub fn simpler(&self) -> Vec<Input> {
         let mut out = Vec::new();
+        let data = |op: &Op| matches!(op, Op::Frame(f) if f.opcode <= 2);
+        for (i, op) in self.ops.iter().enumerate() {
+            let Op::Frame(f) = op else { continue };
+            if !(f.opcode == 1 || f.opcode == 2) || f.fin {
+                continue;
+            }
+            // The message's frames: up to the continuation with FIN (control frames
+            // among them stay).
+            let mut c = self.clone();
+            let mut j = i;
+            let mut removed = 0;
+            while j < c.ops.len() {
+                let end = matches!(&c.ops[j], Op::Frame(g) if g.opcode <= 2 && g.fin);
+                if data(&c.ops[j]) && (j == i || matches!(&c.ops[j], Op::Frame(g) if g.opcode == 0)) {
+                    c.ops.remove(j);
+                    removed += 1;
+                    if end {
+                        break;
+                    }
+                } else if data(&c.ops[j]) {
+                    break;
+                } else {
+                    j += 1;
+                }
+            }
+            if removed > 1 {
+                out.push(c);
+            }
+        }
+        for i in 1..self.ops.len() {
+            let (Op::Frame(a), Op::Frame(b)) = (&self.ops[i - 1], &self.ops[i]) else { continue };
+            if a.opcode <= 2 && !a.fin && b.opcode == 0 && a.rsv == b.rsv && a.unmasked == b.unmasked {
+                let mut c = self.clone();
+                let Op::Frame(b) = c.ops.remove(i) else { continue };
+                if let Op::Frame(a) = &mut c.ops[i - 1] {
+                    a.payload.extend_from_slice(&b.payload);
+                    a.fin = b.fin;
+                }
+                out.push(c);
+            }
+        }
         for i in (0..self.ops.len()).rev() {
             let mut c = self.clone();
             c.ops.remove(i);
@@ -347,6 +439,13 @@ impl Input {
                 let mut c = self.clone();
                 if let Op::Frame(g) = &mut c.ops[i] {
                     g.chop = None;
+                }
+                out.push(c);
+            }
+            if f.form.is_some() {
+                let mut c = self.clone();
+                if let Op::Frame(g) = &mut c.ops[i] {
+                    g.form = None;
                 }
                 out.push(c);
             }
@@ -390,6 +489,9 @@ impl Input {
                     if f.unmasked {
                         args.push("mask=none".into());
                     }
+                    if f.non_minimal() {
+                        args.push(format!("form={}", f.length_form().bits()));
+                    }
                     let body = format!("0x{}", hex::encode(&f.payload));
                     args.push(if f.opcode == 8 { format!("raw={body}") } else { body });
                     format!("{name}[{}]", args.join(","))
@@ -417,6 +519,31 @@ mod tests {
         assert_eq!(run(7), run(7));
         assert_ne!(run(7), run(8));
         assert!(run(7).ops.len() <= OPS_MAX);
+    }
+
+    #[test]
+    fn simpler_variants_drop_messages_and_merge_fragments() {
+        let frag = |opcode, p: &[u8], fin| {
+            let mut f = Frame::new(opcode, p.to_vec());
+            f.fin = fin;
+            Op::Frame(f)
+        };
+        let x = Input {
+            headers: Vec::new(),
+            ops: vec![
+                frag(1, b"a", false),
+                Op::Frame(Frame::new(9, vec![])),
+                frag(0, b"b", true),
+                frag(2, b"c", true),
+            ],
+        };
+        let s = x.simpler();
+        // The whole message gone, its Ping kept.
+        assert_eq!(s[0].ops, [Op::Frame(Frame::new(9, vec![])), frag(2, b"c", true)]);
+        // No merge across the Ping; one step removed next.
+        assert_eq!(s[1].ops.len(), 3);
+        let y = Input { headers: Vec::new(), ops: vec![frag(1, b"a", false), frag(0, b"b", true)] };
+        assert!(y.simpler().iter().any(|c| c.ops == [frag(1, b"ab", true)]));
     }
 
     #[test]

@@ -20,7 +20,7 @@ use crate::runner::{self, CaseRun, RunOptions};
 use crate::verdict::{self, Verdict};
 use input::Input;
 use oracle::{Class, Oracle};
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashSet, VecDeque};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use wsprobe_wire::Rule;
@@ -144,11 +144,57 @@ async fn execute(input: &Input, opts: &RunOptions, timer: f64) -> Option<Outcome
     Some(Outcome { class, signature })
 }
 
-/// Runs the fuzzer. `progress` is called after every batch.
+/// The liveness probe's case: a Ping, its Pong, a clean close within `timer` seconds.
+fn liveness_case(timer: f64) -> Result<Case, String> {
+    let ping = hex::encode(model::LIVENESS);
+    let text = format!(
+        "category = \"F\"\ntitle = \"wsprobe fuzz liveness\"\n[[case]]\nid = \"F.0\"\ntitle = \"liveness\"\nrules = [\"ping.unanswered\"]\n\
+         send = [\"PING[0x{ping}]\", \"close-after {timer}s\"]\nok = [\"PONG(0x{ping})\"]\n\
+         close = {{ by = \"tester\", codes = [1000], clean = true }}\npongs_apart = true\n"
+    );
+    parse_file("liveness", &text).map_err(|e| e.to_string())?.pop().ok_or_else(|| "no case".into())
+}
+
+/// The liveness probe: a fresh connection (handshake), a Ping answered, a clean close.
+/// A refused connection is a crash; a handshake or Ping left unanswered, a hang.
+async fn alive(opts: &RunOptions, timer: f64) -> Result<(), (Oracle, String)> {
+    let case = liveness_case(timer).map_err(|e| (Oracle::Hang, format!("the liveness case: {e}")))?;
+    let run = runner::run_case(&case, opts).await;
+    let o = &run.observed;
+    if !o.established {
+        let why = o.connect_error.clone().unwrap_or_else(|| "no WebSocket connection".into());
+        let oracle = match o.response_failure {
+            Some(verdict::ResponseFailure::TimedOut) => Oracle::Hang,
+            _ => Oracle::Crash,
+        };
+        return Err((oracle, format!("a fresh handshake failed: {why}")));
+    }
+    if !o.received.iter().any(|r| matches!(r, verdict::Received::Pong(p) if p == model::LIVENESS)) {
+        return Err((Oracle::Hang, format!("no Pong within {timer} s on a fresh connection")));
+    }
+    Ok(())
+}
+
+/// Runs one input against the target and judges it (`None`: conformant servers may
+/// rightly differ on it, not run).
+pub async fn run_input(input: &Input, opts: &RunOptions, timer: f64) -> Option<Class> {
+    execute(input, opts, timer).await.map(|o| o.class)
+}
+
+/// Results between two liveness probes (at least; `jobs` if that is more).
+const PROBE_EVERY: usize = 16;
+
+/// Runs the fuzzer. `progress` is called after every liveness probe.
+///
+/// `jobs` inputs are in flight at once and their results are taken in the order the
+/// inputs were made: input `k` is made once the result of input `k - jobs` is in, so
+/// the run is the same for a seed and a target behaviour however the executions
+/// interleave, and a slow execution holds back only the inputs made after it.
 pub async fn fuzz(cfg: &FuzzConfig, mut progress: impl FnMut(&Progress)) -> FuzzReport {
     let start = Instant::now();
     let mut rng = Xorshift::new(cfg.seed);
     let mut corpus = seeds();
+    // Seeds run first.
     let mut pending: Vec<Input> = corpus.clone();
     let mut seen: HashSet<u64> = HashSet::new();
     let mut found: BTreeSet<(Oracle, Option<Rule>)> = BTreeSet::new();
@@ -156,79 +202,77 @@ pub async fn fuzz(cfg: &FuzzConfig, mut progress: impl FnMut(&Progress)) -> Fuzz
         FuzzReport { progress: Progress::default(), findings: Vec::new(), ambiguous: 0, stopped: None };
     let timer = cfg.timer * cfg.opts.time_scale;
     let jobs = cfg.jobs.max(1);
-    let done = |p: &Progress| {
-        cfg.iterations.is_some_and(|n| p.executions >= n)
-            || cfg.duration.is_some_and(|d| start.elapsed() >= d)
-            || cfg.max_findings.is_some_and(|n| p.findings >= n)
-    };
-    while !done(&report.progress) {
-        // The next batch: seeds first, then mutations of the corpus, all chosen before
-        // anything of the batch runs (the order of results does not steer the choice).
-        let mut batch = Vec::with_capacity(jobs);
-        while batch.len() < jobs {
-            let next = match pending.pop() {
+    let mut in_flight: VecDeque<(Input, tokio::task::JoinHandle<Option<Outcome>>)> = VecDeque::new();
+    // The liveness probe (and the progress report) every this many results.
+    let probe_every = jobs.max(PROBE_EVERY);
+    let mut since_probe = 0;
+    loop {
+        let findings_full = cfg.max_findings.is_some_and(|n| report.findings.len() >= n);
+        let out_of_time = cfg.duration.is_some_and(|d| start.elapsed() >= d);
+        while in_flight.len() < jobs
+            && !findings_full
+            && !out_of_time
+            && cfg.iterations.is_none_or(|n| report.progress.executions + (in_flight.len() as u64) < n)
+        {
+            let input = match pending.pop() {
                 Some(s) => s,
                 None => {
                     let other = rng.index(corpus.len());
                     corpus[rng.index(corpus.len())].mutate(&mut rng, &corpus[other])
                 }
             };
-            batch.push(next);
+            let (i, opts) = (input.clone(), cfg.opts.clone());
+            in_flight.push_back((input, tokio::spawn(async move { execute(&i, &opts, timer).await })));
         }
-        let mut set = tokio::task::JoinSet::new();
-        for (i, input) in batch.iter().cloned().enumerate() {
-            let opts = cfg.opts.clone();
-            set.spawn(async move { (i, execute(&input, &opts, timer).await) });
-        }
-        let mut outcomes: Vec<(usize, Option<Outcome>)> = Vec::with_capacity(batch.len());
-        while let Some(r) = set.join_next().await {
-            if let Ok(r) = r {
-                outcomes.push(r);
+        let Some((input, handle)) = in_flight.pop_front() else { break };
+        let outcome = handle.await.ok().flatten();
+        report.progress.executions += 1;
+        match outcome {
+            None => report.ambiguous += 1,
+            Some(o) => {
+                if seen.insert(o.signature) {
+                    corpus.push(input.clone());
+                }
+                let room = cfg.max_findings.is_none_or(|n| report.findings.len() < n);
+                if let Class::Finding { oracle, rule, detail } = o.class
+                    && room
+                    && found.insert((oracle, rule))
+                {
+                    let at = report.progress.executions;
+                    let f = minimize(
+                        cfg,
+                        &input,
+                        oracle,
+                        rule,
+                        detail,
+                        at,
+                        &mut report.progress.executions,
+                        timer,
+                    )
+                    .await;
+                    report.findings.push(f);
+                }
             }
         }
-        outcomes.sort_by_key(|(i, _)| *i);
-        for (i, outcome) in outcomes {
-            report.progress.executions += 1;
-            let Some(o) = outcome else {
-                report.ambiguous += 1;
-                continue;
-            };
-            if seen.insert(o.signature) {
-                corpus.push(batch[i].clone());
-            }
-            if let Class::Finding { oracle, rule, detail } = o.class
-                && found.insert((oracle, rule))
-            {
-                let at = report.progress.executions;
-                let f = minimize(
-                    cfg,
-                    &batch[i],
-                    oracle,
-                    rule,
-                    detail,
-                    at,
-                    &mut report.progress.executions,
-                    timer,
-                )
-                .await;
-                report.findings.push(f);
-            }
+        since_probe += 1;
+        if since_probe < probe_every && !in_flight.is_empty() {
+            continue;
         }
+        since_probe = 0;
         report.progress.behaviours = seen.len();
         report.progress.findings = report.findings.len();
         report.progress.corpus = corpus.len();
         report.progress.elapsed = start.elapsed();
         progress(&report.progress);
-        // Liveness: the target still accepts connections.
-        if let Err(e) = runner::probe(&cfg.opts, cfg.opts.timeout).await {
-            let why = format!("the target stopped accepting connections: {e}");
-            if !found.contains(&(Oracle::Crash, None)) {
-                let input = batch.last().cloned().unwrap_or_default();
-                let case = model::case_toml(&input, "F", "F.1", "crash", &[], timer);
+        // Liveness: the target still completes a fresh handshake and answers a Ping.
+        if let Err((oracle, e)) = alive(&cfg.opts, timer).await {
+            let why = format!("the target stopped answering: {e}");
+            if !found.contains(&(oracle, None)) {
+                let case = model::case_toml(&input, "F", "F.1", oracle.as_str(), &[], timer);
                 report.findings.push(Finding {
-                    oracle: Oracle::Crash,
+                    oracle,
                     rule: None,
-                    detail: format!("{why} (after this batch of {} inputs; the last is kept)", batch.len()),
+                    detail: format!("{why} (the last input before the probe is kept)"),
                     input,
                     case,
                     reproduced: 0,
@@ -240,7 +284,12 @@ pub async fn fuzz(cfg: &FuzzConfig, mut progress: impl FnMut(&Progress)) -> Fuzz
             break;
         }
     }
+    for (_, h) in in_flight {
+        h.abort();
+    }
+    report.progress.behaviours = seen.len();
     report.progress.findings = report.findings.len();
+    report.progress.corpus = corpus.len();
     report.progress.elapsed = start.elapsed();
     report
 }
@@ -358,4 +407,16 @@ pub fn write_findings(
     let text = serde_json::to_string_pretty(&json).map_err(|e| e.to_string())?;
     std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
     Ok(files)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_liveness_case_parses() {
+        let case = liveness_case(1.5).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((case.send.len(), case.ok.len()), (2, 1));
+        assert!(case.pongs_apart && case.close.by_tester && case.close.codes == [1000]);
+    }
 }

@@ -44,6 +44,10 @@ pub struct Expectation {
     pub ambiguous: bool,
     /// The tester sends a valid Close (its code, if any): the server must answer it.
     pub closed: Option<Option<u16>>,
+    /// A frame's length is encoded in more bytes than needed. RFC 6455 §5.2 binds the
+    /// sender to the minimal form and says nothing of the receiver: a server may
+    /// process the frame or fail the connection (with a Close) there.
+    pub may_refuse: bool,
     /// Steps actually sent (nothing after the tester's own Close).
     pub sent: usize,
 }
@@ -100,9 +104,11 @@ pub fn expect(input: &Input) -> Expectation {
     let mut fail = None;
     let mut fail_on_close = false;
     let mut closed = None;
+    let mut may_refuse = false;
     for op in &input.ops {
         sent += 1;
         let Op::Frame(f) = op else { continue };
+        may_refuse |= f.non_minimal();
         let problem = frame_problem(f, message.is_some());
         if let Some(p) = problem {
             fail = Some(p);
@@ -148,7 +154,7 @@ pub fn expect(input: &Input) -> Expectation {
         Some(early) => (early, Some(ok)),
         None => (ok, None),
     };
-    Expectation { ok, late, fail, fail_on_close, ambiguous, closed, sent }
+    Expectation { ok, late, fail, fail_on_close, ambiguous, closed, may_refuse, sent }
 }
 
 /// What is wrong with a frame, given whether a message is in progress.
@@ -179,13 +185,19 @@ fn event_text(e: &Event) -> String {
     format!("{name}(0x{})", hex::encode(p))
 }
 
+/// `s` as a TOML basic string (quoted, escaped as TOML wants, not as Rust's `{:?}`).
+fn toml_str(s: &str) -> String {
+    toml::Value::String(s.to_owned()).to_string()
+}
+
 fn list(items: impl IntoIterator<Item = String>) -> String {
-    let v: Vec<String> = items.into_iter().map(|s| format!("{s:?}")).collect();
+    let v: Vec<String> = items.into_iter().map(|s| toml_str(&s)).collect();
     format!("[{}]", v.join(", "))
 }
 
-/// The pause after each complete message (see [`case_toml`]).
-const ECHO_WAIT: &str = "wait 0.1s";
+/// The longest pause after each complete message for its echo (see [`case_toml`]):
+/// the pause ends as soon as the echo is in.
+const ECHO_WAIT: &str = "0.5s";
 
 /// The payload of the liveness Ping added at the end of an input that leaves the
 /// connection open.
@@ -197,12 +209,13 @@ pub fn case_toml(input: &Input, category: &str, id: &str, title: &str, rules: &[
     let e = expect(input);
     let mut send = Vec::new();
     let mut in_message = false;
+    let mut messages = 0;
     let last = e.sent.min(input.ops.len());
     for (i, (op, step)) in input.ops.iter().zip(input.steps()).take(last).enumerate() {
         send.push(step);
-        // A server's echo is its application's answer: after a message ends, let the
-        // echo go out before anything else is sent (a bad frame next would otherwise
-        // race it). Pongs, its library's answer, are matched apart (`pongs_apart`).
+        // A server's echo is its application's answer: after a message ends, wait for
+        // the echo before anything else is sent (a bad frame next would otherwise race
+        // it). Pongs, its library's answer, are matched apart (`pongs_apart`).
         let Op::Frame(f) = op else { continue };
         let ends = match f.opcode {
             0 => in_message && f.fin,
@@ -215,8 +228,9 @@ pub fn case_toml(input: &Input, category: &str, id: &str, title: &str, rules: &[
                 _ => in_message || !f.fin,
             };
         }
+        messages += u64::from(ends);
         if ends && (i + 1 < last || e.open()) {
-            send.push(ECHO_WAIT.to_string());
+            send.push(format!("wait {ECHO_WAIT} echoes={messages}"));
         }
     }
     let mut ok: Vec<String> = e.ok.iter().map(event_text).collect();
@@ -247,9 +261,12 @@ pub fn case_toml(input: &Input, category: &str, id: &str, title: &str, rules: &[
     if rule_ids.is_empty() {
         rule_ids.push(e.fail.unwrap_or(Rule::PingUnanswered).id());
     }
-    let mut t =
-        format!("category = {category:?}\ntitle = \"wsprobe fuzz findings\"\n\n[[case]]\nid = {id:?}\n");
-    t.push_str(&format!("title = {title:?}\n"));
+    let mut t = format!(
+        "category = {}\ntitle = \"wsprobe fuzz findings\"\n\n[[case]]\nid = {}\n",
+        toml_str(category),
+        toml_str(id)
+    );
+    t.push_str(&format!("title = {}\n", toml_str(title)));
     t.push_str(&format!("rules = {}\n", list(rule_ids.iter().map(|s| s.to_string()))));
     if !input.headers.is_empty() {
         t.push_str(&format!(
@@ -303,6 +320,12 @@ mod tests {
         assert_eq!(e.fail, Some(Rule::CloseCodeInvalid));
         // Invalid UTF-8 in a message never finished: servers may differ.
         assert!(expect(&input(vec![frag(1, &[0xff], false)])).ambiguous);
+        // A non-minimal length: processing it and refusing it are both right.
+        let mut long = Frame::new(2, vec![1, 2]);
+        assert!(!expect(&input(vec![long.clone()])).may_refuse);
+        long.form = Some(wsprobe_wire::LengthForm::Ext64);
+        let e = expect(&input(vec![long]));
+        assert!(e.may_refuse && e.open() && e.ok == [Event::Binary(vec![1, 2])]);
     }
 
     #[test]
@@ -333,5 +356,10 @@ mod tests {
         );
         let cases = crate::catalog::parse_file("f.toml", &t).unwrap_or_else(|e| panic!("{e}\n{t}"));
         assert_eq!(cases.len(), 1, "{t}");
+        // Any title (a detail quoting what the target sent) stays valid TOML.
+        let odd = "PONG(' 匩Q\u{59f}\u{7f}\u{0}') \"quoted\" \\ \n";
+        let t = case_toml(&input(vec![Frame::new(9, vec![1])]), "F1", "F1.1", odd, &[], 2.0);
+        let cases = crate::catalog::parse_file("f.toml", &t).unwrap_or_else(|e| panic!("{e}\n{t}"));
+        assert_eq!(cases[0].title, odd);
     }
 }

@@ -103,6 +103,10 @@ pub fn classify(e: &Expectation, obs: &Observed, v: &Verdict) -> Class {
         }
     }
     let timer_acted = obs.failed_by_me || obs.dropped_by_me;
+    // A non-minimal length the target refused, with a Close and breaking nothing.
+    if e.may_refuse && obs.remote_close_code.is_some() && !timer_acted && v.findings.is_empty() {
+        return Class::Fine;
+    }
     let broken = |f: &crate::verdict::Finding| {
         // No answer to a Close, or TCP kept open after it: the target hangs.
         let oracle = match f.rule {
@@ -112,8 +116,11 @@ pub fn classify(e: &Expectation, obs: &Observed, v: &Verdict) -> Class {
         finding(oracle, Some(f.rule), f.detail.clone())
     };
     // A rule the target broke on its own (the tester then fails the connection at once,
-    // so what follows says nothing).
-    if let Some(f) = v.findings.iter().find(|f| e.fail != Some(f.rule)) {
+    // so what follows says nothing). Breaking the rule the input broke is its own too,
+    // unless an answer carries the input's defect over (an echo of invalid UTF-8, a
+    // Close echoing a bad code, a Pong of an over-long Ping).
+    let consequence = |r: Rule| e.fail == Some(r) && carried_over(r);
+    if let Some(f) = v.findings.iter().find(|f| !consequence(f.rule)) {
         return broken(f);
     }
     // Input the target had to fail on, and it went on (its echo of the input may break
@@ -148,6 +155,19 @@ pub fn classify(e: &Expectation, obs: &Observed, v: &Verdict) -> Class {
         return finding(Oracle::Refused, None, format!("failed valid input with {code}: {}", v.actual));
     }
     finding(Oracle::Hang, None, format!("no answer within the timer: {}", v.actual))
+}
+
+/// Rules an answer breaks when it copies a defective input: the defect of the payload
+/// (not of the frame's header bits, which a server writes afresh).
+fn carried_over(rule: Rule) -> bool {
+    matches!(
+        rule,
+        Rule::Utf8TextInvalid
+            | Rule::CloseCodeInvalid
+            | Rule::CloseReasonInvalidUtf8
+            | Rule::ClosePayloadOneByte
+            | Rule::ControlPayloadTooLong
+    )
 }
 
 /// A hash of what came back: events (kinds), who closed and how, a coarse timing
