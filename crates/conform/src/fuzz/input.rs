@@ -382,32 +382,32 @@ impl Input {
     /// without its chop or its long length form, a payload halved.
     pub fn simpler(&self) -> Vec<Input> {
         let mut out = Vec::new();
-        let data = |op: &Op| matches!(op, Op::Frame(f) if f.opcode <= 2);
         for (i, op) in self.ops.iter().enumerate() {
             let Op::Frame(f) = op else { continue };
             if !(f.opcode == 1 || f.opcode == 2) || f.fin {
                 continue;
             }
             // The message's frames: up to the continuation with FIN (control frames
-            // among them stay).
-            let mut c = self.clone();
-            let mut j = i;
-            let mut removed = 0;
-            while j < c.ops.len() {
-                let end = matches!(&c.ops[j], Op::Frame(g) if g.opcode <= 2 && g.fin);
-                if data(&c.ops[j]) && (j == i || matches!(&c.ops[j], Op::Frame(g) if g.opcode == 0)) {
-                    c.ops.remove(j);
-                    removed += 1;
-                    if end {
+            // and pauses among them stay).
+            let mut members = vec![i];
+            for (j, op) in self.ops.iter().enumerate().skip(i + 1) {
+                let Op::Frame(g) = op else { continue };
+                if g.opcode == 0 {
+                    members.push(j);
+                    if g.fin {
                         break;
                     }
-                } else if data(&c.ops[j]) {
+                } else if g.opcode <= 2 {
                     break;
-                } else {
-                    j += 1;
                 }
             }
-            if removed > 1 {
+            if members.len() > 1 {
+                let mut c = self.clone();
+                let mut k = 0;
+                c.ops.retain(|_| {
+                    k += 1;
+                    !members.contains(&(k - 1))
+                });
                 out.push(c);
             }
         }

@@ -2,8 +2,9 @@
 //!
 //! Inputs are sequences of frames and pauses ([`input`]), seeded from the catalog's
 //! cases and mutated (fragmentation anywhere, control frames between fragments, header
-//! bits, reserved opcodes, unmasked frames, close codes and reasons, UTF-8 sequences
-//! split across frames, TCP writes cut inside headers, pauses, request headers). Each
+//! bits, reserved opcodes, unmasked frames, payload lengths and their encodings, close
+//! codes and reasons, UTF-8 sequences split across frames, TCP writes cut inside
+//! headers, pauses, request headers). Each
 //! input becomes a catalog case with what RFC 6455 says a conformant echo server must
 //! do ([`model`]), is run by the same runner and judged by the same verdicts as `wsprobe
 //! test`, then classified ([`oracle`]). Without coverage from the target, the search
@@ -93,6 +94,14 @@ pub struct Progress {
     pub elapsed: Duration,
 }
 
+impl Progress {
+    /// Brings the counts up to date.
+    fn tally(&mut self, behaviours: usize, findings: usize, corpus: usize, start: Instant) {
+        (self.behaviours, self.findings, self.corpus) = (behaviours, findings, corpus);
+        self.elapsed = start.elapsed();
+    }
+}
+
 /// How a run ended.
 #[derive(Debug, Clone)]
 pub struct FuzzReport {
@@ -157,9 +166,8 @@ fn liveness_case(timer: f64) -> Result<Case, String> {
 
 /// The liveness probe: a fresh connection (handshake), a Ping answered, a clean close.
 /// A refused connection is a crash; a handshake or Ping left unanswered, a hang.
-async fn alive(opts: &RunOptions, timer: f64) -> Result<(), (Oracle, String)> {
-    let case = liveness_case(timer).map_err(|e| (Oracle::Hang, format!("the liveness case: {e}")))?;
-    let run = runner::run_case(&case, opts).await;
+async fn alive(case: &Case, opts: &RunOptions, timer: f64) -> Result<(), (Oracle, String)> {
+    let run = runner::run_case(case, opts).await;
     let o = &run.observed;
     if !o.established {
         let why = o.connect_error.clone().unwrap_or_else(|| "no WebSocket connection".into());
@@ -205,6 +213,7 @@ pub async fn fuzz(cfg: &FuzzConfig, mut progress: impl FnMut(&Progress)) -> Fuzz
     let mut in_flight: VecDeque<(Input, tokio::task::JoinHandle<Option<Outcome>>)> = VecDeque::new();
     // The liveness probe (and the progress report) every this many results.
     let probe_every = jobs.max(PROBE_EVERY);
+    let liveness = liveness_case(timer);
     let mut since_probe = 0;
     loop {
         let findings_full = cfg.max_findings.is_some_and(|n| report.findings.len() >= n);
@@ -259,13 +268,14 @@ pub async fn fuzz(cfg: &FuzzConfig, mut progress: impl FnMut(&Progress)) -> Fuzz
             continue;
         }
         since_probe = 0;
-        report.progress.behaviours = seen.len();
-        report.progress.findings = report.findings.len();
-        report.progress.corpus = corpus.len();
-        report.progress.elapsed = start.elapsed();
+        report.progress.tally(seen.len(), report.findings.len(), corpus.len(), start);
         progress(&report.progress);
         // Liveness: the target still completes a fresh handshake and answers a Ping.
-        if let Err((oracle, e)) = alive(&cfg.opts, timer).await {
+        let probe = match &liveness {
+            Ok(case) => alive(case, &cfg.opts, timer).await,
+            Err(e) => Err((Oracle::Hang, format!("the liveness case: {e}"))),
+        };
+        if let Err((oracle, e)) = probe {
             let why = format!("the target stopped answering: {e}");
             if !found.contains(&(oracle, None)) {
                 let case = model::case_toml(&input, "F", "F.1", oracle.as_str(), &[], timer);
@@ -287,10 +297,7 @@ pub async fn fuzz(cfg: &FuzzConfig, mut progress: impl FnMut(&Progress)) -> Fuzz
     for (_, h) in in_flight {
         h.abort();
     }
-    report.progress.behaviours = seen.len();
-    report.progress.findings = report.findings.len();
-    report.progress.corpus = corpus.len();
-    report.progress.elapsed = start.elapsed();
+    report.progress.tally(seen.len(), report.findings.len(), corpus.len(), start);
     report
 }
 
