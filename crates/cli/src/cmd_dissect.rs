@@ -7,6 +7,7 @@ use comfy_table::{ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use wsprobe_dissect::{DissectError, Options, PayloadMode, Record, Summary, rule_matches};
 
 /// Output format.
@@ -160,12 +161,16 @@ fn progress_bar(f: &std::fs::File, name: &str) -> indicatif::ProgressBar {
 /// JSON bytes handed to the writer thread at a time.
 const JSONL_BATCH: usize = 64 << 10;
 
-/// Writes blocks of JSON lines to standard output until the channel closes.
-fn write_jsonl(rx: std::sync::mpsc::Receiver<Vec<u8>>) -> std::io::Result<()> {
+/// Writes blocks of JSON lines to standard output until the channel closes, handing
+/// each emptied block back through `spent` for reuse.
+fn write_jsonl(rx: Receiver<Vec<u8>>, spent: SyncSender<Vec<u8>>) -> std::io::Result<()> {
     let stdout = std::io::stdout();
     let mut w = stdout.lock();
-    for block in rx {
+    for mut block in rx {
         w.write_all(&block)?;
+        block.clear();
+        // Full: the decoding side has blocks enough; this one is dropped.
+        let _ = spent.try_send(block);
     }
     w.flush()
 }
@@ -234,9 +239,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         let result = std::thread::scope(|scope| {
             // jsonl is serialised where the records arrive (so that each record is freed
             // by the thread that took it, not a third one) and written on a thread of its
-            // own, in blocks, so            // that decoding never waits for formatting or the terminal.
-            let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(4);
-            let writer = (args.format == Format::Jsonl).then(|| scope.spawn(move || write_jsonl(rx)));
+            // own, in blocks, so that decoding never waits for the terminal. Written
+            // blocks come back for reuse: fresh ones cost page faults.
+            let (tx, rx) = sync_channel::<Vec<u8>>(4);
+            let (spent_tx, spent_rx) = sync_channel::<Vec<u8>>(4);
+            let writer =
+                (args.format == Format::Jsonl).then(|| scope.spawn(move || write_jsonl(rx, spent_tx)));
             let mut batch: Vec<u8> = Vec::with_capacity(JSONL_BATCH + 4096);
             let mut sink = |r: Record| {
                 if let Record::Session(s) = &r {
@@ -253,7 +261,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                         if batch.len() >= JSONL_BATCH {
                             // A send fails only when the writer stopped on an output
                             // error, which is reported below.
-                            let next = Vec::with_capacity(JSONL_BATCH + 4096);
+                            let next = spent_rx
+                                .try_recv()
+                                .unwrap_or_else(|_| Vec::with_capacity(JSONL_BATCH + 4096));
                             let _ = tx.send(std::mem::replace(&mut batch, next));
                         }
                     }

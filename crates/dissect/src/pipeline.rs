@@ -16,8 +16,9 @@ use std::ops::Range;
 use std::sync::mpsc::sync_channel;
 use wsprobe_flow::{CaptureError, CaptureReader, FlowEvent, FlowTable};
 
-/// A batch is handed over once it holds this many payload bytes...
-const BATCH_BYTES: usize = 1 << 20;
+/// A batch is handed over once it holds this many payload bytes (a few batches are
+/// in flight or waiting for reuse: larger ones cost peak memory, not speed)...
+const BATCH_BYTES: usize = 256 << 10;
 /// ...or this many events (so that a slow live capture on stdin is not held back long).
 const BATCH_EVENTS: usize = 1024;
 /// Batches in flight between the two threads.

@@ -168,8 +168,10 @@ pub(crate) struct Stream {
     held_bytes: usize,
     ooo: BTreeMap<u64, Chunk>,
     buffered: usize,
-    /// The last delivered bytes (ending at `next`), for conflict checks.
-    tail: Vec<u8>,
+    /// The last delivered bytes (ending at `next`), for conflict checks: a ring, so
+    /// that each delivered byte is copied once (a shifted `Vec` moved the whole
+    /// window on every segment).
+    tail: VecDeque<u8>,
     fin: Option<u64>,
     finished: bool,
     cap: usize,
@@ -195,7 +197,7 @@ impl Stream {
             held_bytes: 0,
             ooo: BTreeMap::new(),
             buffered: 0,
-            tail: Vec::new(),
+            tail: VecDeque::new(),
             fin: None,
             finished: false,
             cap,
@@ -294,7 +296,7 @@ impl Stream {
         self.finished = true;
         self.ooo.clear();
         self.buffered = 0;
-        self.tail = Vec::new();
+        self.tail = VecDeque::new();
         self.proofs.clear();
     }
 
@@ -366,7 +368,7 @@ impl Stream {
         self.declare_lost_until(target, GapReason::Lost, packet, ts, out);
         self.ooo.clear();
         self.buffered = 0;
-        self.tail = Vec::new();
+        self.tail = VecDeque::new();
         self.held = Vec::new();
         self.held_bytes = 0;
         self.proofs.clear();
@@ -386,14 +388,10 @@ impl Stream {
         if self.window == 0 {
             return;
         }
-        if data.len() >= self.window {
-            self.tail.clear();
-            self.tail.extend_from_slice(data.get(data.len() - self.window..).unwrap_or_default());
-        } else {
-            let excess = (self.tail.len() + data.len()).saturating_sub(self.window);
-            self.tail.drain(..excess.min(self.tail.len()));
-            self.tail.extend_from_slice(data);
-        }
+        let data = data.get(data.len().saturating_sub(self.window)..).unwrap_or_default();
+        let excess = (self.tail.len() + data.len()).saturating_sub(self.window);
+        self.tail.drain(..excess.min(self.tail.len()));
+        self.tail.extend(data);
     }
 
     fn gap(&mut self, len: u64, reason: GapReason, packet: u64, ts: i64, out: Out<'_>) {
@@ -419,9 +417,10 @@ impl Stream {
             return;
         }
         let a = payload.get((from - start) as usize..(to - start) as usize);
-        let b = self.tail.get((from - tail_start) as usize..(to - tail_start) as usize);
-        if let (Some(a), Some(b)) = (a, b)
-            && a != b
+        let (lo, hi) = ((from - tail_start) as usize, (to - tail_start) as usize);
+        if let Some(a) = a
+            && hi <= self.tail.len()
+            && !a.iter().eq(self.tail.range(lo..hi))
         {
             out(StreamEvent::Conflict { offset: from as u64, len: (to - from) as u64, packet });
         }
