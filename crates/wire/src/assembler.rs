@@ -309,30 +309,64 @@ impl Assembler {
     /// Handles payload bytes (still masked) of the current frame. Only a masked
     /// payload is copied (into the scratch buffer, to unmask it).
     fn payload(&mut self, chunk: &[u8], out: &mut Vec<Event>) {
+        let Some(cur) = self.cur.as_ref() else { return };
+        let need = self.unmasked_needed(cur, chunk.len());
         let Some(cur) = self.cur.as_mut() else { return };
         let chunk_offset = self.pos;
         let mut scratch = std::mem::take(&mut self.scratch);
-        let data: &[u8] = match cur.header.mask_key {
+        // The leading bytes of the chunk that anything looks at, unmasked: all of them
+        // unless only counts matter past what is kept.
+        let seen: &[u8] = match cur.header.mask_key {
             Some(key) => {
                 scratch.clear();
-                mask_into(&mut scratch, chunk, key, (cur.done % 4) as usize);
+                mask_into(&mut scratch, &chunk[..need], key, (cur.done % 4) as usize);
                 &scratch
             }
             None => chunk,
         };
-        let keep = self.limits.frame_keep.saturating_sub(cur.keep.len()).min(data.len());
-        cur.keep.extend_from_slice(&data[..keep]);
+        let keep = self.limits.frame_keep.saturating_sub(cur.keep.len()).min(seen.len());
+        cur.keep.extend_from_slice(&seen[..keep]);
         cur.done += chunk.len() as u64;
         cur.remaining -= chunk.len() as u64;
         match cur.route {
             Route::Control => {
-                let room = CONTROL_KEEP.saturating_sub(cur.control.len()).min(data.len());
-                cur.control.extend_from_slice(&data[..room]);
+                let room = CONTROL_KEEP.saturating_sub(cur.control.len()).min(seen.len());
+                cur.control.extend_from_slice(&seen[..room]);
             }
-            Route::Message => self.message_data(data, chunk_offset, out),
+            Route::Message if seen.len() == chunk.len() => self.message_data(seen, chunk_offset, out),
+            Route::Message => {
+                if let Some(p) = self.partial.as_mut() {
+                    p.msg.wire_len += chunk.len() as u64;
+                    count(p, seen, chunk.len(), self.limits.message_keep);
+                }
+            }
             Route::Discard => {}
         }
         self.scratch = scratch;
+    }
+
+    /// How many leading bytes of the next `len` payload bytes of `cur` must be seen
+    /// unmasked. All of them for a control frame, a compressed message (inflated) and
+    /// text (UTF-8 checked); of a frame that is discarded, or of a binary message (or
+    /// text already found invalid) that is not compressed, only what is still to be
+    /// kept: the rest only counts (unmasking it was a tenth of dissecting large
+    /// binary messages).
+    fn unmasked_needed(&self, cur: &Current, len: usize) -> usize {
+        let frame = self.limits.frame_keep.saturating_sub(cur.keep.len());
+        let message = match (cur.route, &self.partial) {
+            (Route::Control, _) => return len,
+            (Route::Message, Some(p)) if p.msg.compressed => {
+                if p.inflate_stopped || p.msg.incomplete {
+                    0
+                } else {
+                    return len;
+                }
+            }
+            (Route::Message, Some(p)) if p.utf8.is_some() => return len,
+            (Route::Message, Some(p)) => self.limits.message_keep.saturating_sub(p.msg.payload.len()),
+            (Route::Message, None) | (Route::Discard, _) => 0,
+        };
+        frame.max(message).min(len)
     }
 
     /// Adds unmasked payload bytes of a data frame to the message being assembled.
@@ -680,15 +714,8 @@ impl Assembler {
 }
 
 /// Adds decoded message bytes: counts them, keeps up to `keep`, validates text.
-/// The first time the text becomes invalid, returns where: the index in `bytes` and
-/// the index in the whole text.
 fn absorb(p: &mut Partial, bytes: &[u8], keep: usize) -> Option<(u64, u64)> {
-    p.msg.len += bytes.len() as u64;
-    let room = keep.saturating_sub(p.msg.payload.len()).min(bytes.len());
-    p.msg.payload.extend_from_slice(&bytes[..room]);
-    if room < bytes.len() {
-        p.msg.truncated = true;
-    }
+    count(p, bytes, bytes.len(), keep);
     let v = p.utf8.as_mut()?;
     let before = v.fed();
     match v.feed(bytes) {
@@ -697,6 +724,17 @@ fn absorb(p: &mut Partial, bytes: &[u8], keep: usize) -> Option<(u64, u64)> {
             p.utf8 = None;
             Some((e.at - before, e.at))
         }
+    }
+}
+
+/// Counts `total` decoded message bytes, of which `seen` are the first, and keeps up
+/// to `keep` of the message (`seen` holds at least what is kept of these).
+fn count(p: &mut Partial, seen: &[u8], total: usize, keep: usize) {
+    p.msg.len += total as u64;
+    let room = keep.saturating_sub(p.msg.payload.len()).min(total);
+    p.msg.payload.extend_from_slice(&seen[..room.min(seen.len())]);
+    if room < total {
+        p.msg.truncated = true;
     }
 }
 

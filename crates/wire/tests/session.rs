@@ -178,3 +178,39 @@ fn maximal_64_bit_length_does_not_overflow() {
         );
     }
 }
+
+/// With small keeps, masked payload bytes past what is kept are only counted, not
+/// unmasked: whatever the split, a binary message keeps exactly its first bytes, each
+/// frame its first bytes, and lengths count everything; text past an invalid byte too.
+#[test]
+fn past_the_keeps_masked_bytes_are_counted_whatever_the_split() {
+    let limits = Limits { message_keep: 10, frame_keep: 3, ..Limits::default() };
+    let key = [0x37, 0xfa, 0x21, 0x3d];
+    let body: Vec<u8> = (0..300u32).map(|i| (i * 7 + 1) as u8).collect();
+    let mut text = b"ab\xffcd".to_vec();
+    text.extend(std::iter::repeat_n(b'x', 40));
+    let mut wire = Vec::new();
+    for f in [
+        FrameSpec::new(OpCode::BINARY, body[..5].to_vec()).fin(false).masked(key),
+        FrameSpec::new(OpCode::CONTINUATION, body[5..].to_vec()).masked(key),
+        FrameSpec::new(OpCode::TEXT, text.clone()).masked(key),
+    ] {
+        f.encode_into(&mut wire).unwrap();
+    }
+    for cut in 0..=wire.len() {
+        let mut s = Session::established(limits, Default::default());
+        let mut out = Vec::new();
+        s.feed(Dir::C2S, &wire[..cut], &mut out);
+        s.feed(Dir::C2S, &wire[cut..], &mut out);
+        let frames: Vec<_> = out.iter().filter_map(Event::as_frame).map(|f| f.payload.clone()).collect();
+        assert_eq!(frames, [body[..3].to_vec(), body[5..8].to_vec(), text[..3].to_vec()], "cut at {cut}");
+        let msgs: Vec<_> = out
+            .iter()
+            .filter_map(|e| {
+                if let Event::Message(m) = e { Some((m.len, m.payload.clone(), m.truncated)) } else { None }
+            })
+            .collect();
+        assert_eq!(msgs, [(300, body[..10].to_vec(), true), (45, text[..10].to_vec(), true)], "cut at {cut}");
+        assert!(violations(&out).contains(&("utf8.text-invalid", Dir::C2S)), "cut at {cut}");
+    }
+}
