@@ -159,7 +159,7 @@ fn progress_bar(f: &std::fs::File, name: &str) -> indicatif::ProgressBar {
 }
 
 /// JSON bytes handed to the writer thread at a time.
-const JSONL_BATCH: usize = 64 << 10;
+const JSONL_BATCH: usize = 256 << 10;
 
 /// Writes blocks of JSON lines to standard output until the channel closes, handing
 /// each emptied block back through `spent` for reuse.
