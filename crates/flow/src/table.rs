@@ -149,7 +149,12 @@ impl Key {
 /// sweep, eviction, [`finish`](FlowTable::finish)) come in [`ConnId`] order.
 pub struct FlowTable {
     cfg: FlowConfig,
+    /// Open connections.
     conns: HashMap<Key, Conn, Hasher>,
+    /// Connections that ended (FIN, RST), kept for the idle timeout to absorb late
+    /// segments: only the time of their last packet, so that a capture's many short
+    /// connections cost a few words each, not a whole [`Conn`] (memory stays flat).
+    ended: HashMap<Key, i64, Hasher>,
     next_id: u64,
     stats: FlowStats,
     warned_links: HashSet<(u32, LinkType)>,
@@ -304,6 +309,7 @@ impl FlowTable {
         FlowTable {
             cfg,
             conns: HashMap::with_hasher(Hasher::default()),
+            ended: HashMap::with_hasher(Hasher::default()),
             next_id: 0,
             stats: FlowStats::default(),
             warned_links: HashSet::new(),
@@ -340,7 +346,7 @@ impl FlowTable {
     /// Connections in the table (open ones and recently closed ones kept to
     /// absorb late segments).
     pub fn tracked(&self) -> usize {
-        self.conns.len()
+        self.conns.len() + self.ended.len()
     }
 
     /// Decodes one captured packet and feeds it to its connection. Non-TCP
@@ -412,6 +418,7 @@ impl FlowTable {
     pub fn finish(&mut self, sink: &mut dyn FnMut(FlowEvent<'_>)) {
         let last = self.last_packet;
         self.defrag.finish(&mut |w| defrag_warning(last, w, sink));
+        self.ended.clear();
         let mut all: Vec<Conn> = self.conns.drain().map(|(_, c)| c).collect();
         all.sort_by_key(|c| c.id);
         for mut c in all {
@@ -426,6 +433,7 @@ impl FlowTable {
             return;
         }
         self.last_sweep = Some(ts);
+        self.ended.retain(|_, last| ts.saturating_sub(*last) <= timeout);
         let mut idle: Vec<(ConnId, Key)> = self
             .conns
             .iter()
@@ -445,6 +453,15 @@ impl FlowTable {
 
     fn evict_for_room(&mut self, packet: u64, ts: i64, sink: Sink<'_>) {
         let max = self.cfg.max_flows.max(1);
+        if self.ended.len() >= max {
+            // The oldest sixty-fourth of the ended connections goes: a late segment of
+            // one of them would open a connection of its own.
+            let mut times: Vec<i64> = self.ended.values().copied().collect();
+            let batch = (max / 64).max(1).min(times.len());
+            let (_, cut, _) = times.select_nth_unstable(batch - 1);
+            let cut = *cut;
+            self.ended.retain(|_, last| *last > cut);
+        }
         if self.conns.len() < max {
             return;
         }
@@ -466,6 +483,12 @@ impl FlowTable {
         }
     }
 
+    /// Moves a connection that ended to [`ended`](Self::ended).
+    fn end(&mut self, key: Key, ts: i64) {
+        self.conns.remove(&key);
+        self.ended.insert(key, ts);
+    }
+
     fn on_tcp(
         &mut self,
         src: SocketAddr,
@@ -478,30 +501,31 @@ impl FlowTable {
         let ts = pkt.ts_nanos;
         let flags = seg.flags;
         let fresh_syn = flags.syn() && !flags.ack();
+        let timeout = self.cfg.idle_timeout_ns.max(1);
         let mut known = false;
         if let Some(c) = self.conns.get_mut(&key) {
-            let idle = ts.saturating_sub(c.last_ts) > self.cfg.idle_timeout_ns.max(1);
-            let replace = if idle {
-                if !c.closed {
+            let idle = ts.saturating_sub(c.last_ts) > timeout;
+            // A new SYN (not a retransmitted one) while open: the 4-tuple is reused.
+            let reused = fresh_syn && (c.initiator != src || c.isn != Some(seg.seq));
+            if idle || reused {
+                if idle {
                     self.stats.flows_idle += 1;
                 }
-                true
-            } else if c.closed {
-                fresh_syn
-            } else {
-                // A new SYN (not a retransmitted one) while open: the 4-tuple is reused.
-                fresh_syn && (c.initiator != src || c.isn != Some(seg.seq))
-            };
-            if replace {
                 let reason = if idle { CloseReason::Idle } else { CloseReason::Superseded };
                 c.close(reason, pkt.number, ts, &mut self.stats, sink);
                 self.conns.remove(&key);
-            } else if c.closed {
-                self.stats.ignored_tcp_packets += 1;
-                c.last_ts = ts;
-                return;
             } else {
                 known = true;
+            }
+        } else if let Some(last) = self.ended.get_mut(&key) {
+            // A late segment of an ended connection is ignored; a new SYN, or any
+            // packet after the idle timeout, starts a new connection.
+            if fresh_syn || ts.saturating_sub(*last) > timeout {
+                self.ended.remove(&key);
+            } else {
+                self.stats.ignored_tcp_packets += 1;
+                *last = ts;
+                return;
             }
         }
         if !known {
@@ -552,6 +576,7 @@ impl FlowTable {
         c.anchor_pending(side.other(), &mut self.stats, sink);
         if flags.rst() {
             c.close(CloseReason::Rst, pkt.number, ts, &mut self.stats, sink);
+            self.end(key, ts);
             return;
         }
         c.count += 1;
@@ -587,6 +612,7 @@ impl FlowTable {
         c.release(false, self.cfg.max_buffered_per_dir, self.cfg.reorder, &mut self.stats, sink);
         if c.streams.iter().all(Stream::fin_seen) {
             c.close(CloseReason::Fin, pkt.number, ts, &mut self.stats, sink);
+            self.end(key, ts);
         }
     }
 }

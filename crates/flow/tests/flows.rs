@@ -517,3 +517,41 @@ fn endless_reordering_stays_bounded() {
     assert_eq!(gaps, vec![(C, 0, GapReason::Lost)]);
     assert!(max < 200_000, "{max}");
 }
+
+/// A connection that ended (FIN) keeps absorbing its late segments (no new
+/// connection opens for them), and ended connections stay bounded by `max_flows`
+/// like open ones.
+#[test]
+fn ended_connections_absorb_late_segments_and_stay_bounded() {
+    let cfg = FlowConfig { max_flows: 4, ..FlowConfig::default() };
+    let mut table = FlowTable::new(cfg);
+    let mut opened = 0;
+    let mut n = 0;
+    for i in 0..10u16 {
+        let c = TcpConversation::new(
+            format!("10.0.0.{}:{}", i + 1, 2000 + i).parse().unwrap(),
+            "10.1.1.1:80".parse().unwrap(),
+        );
+        let (_, mut frames) = exchange(c.clone());
+        // A late retransmission of the request, after both FINs.
+        let mut again = c;
+        again.handshake();
+        frames.push(again.send(C, b"GET /chat HTTP/1.1\r\n\r\n"));
+        for f in &frames {
+            n += 1;
+            let p = Packet {
+                number: n,
+                ts_nanos: n as i64,
+                interface: 0,
+                link_type: LinkType::ETHERNET,
+                data: f,
+                orig_len: f.len() as u32,
+            };
+            table.push(&p, &mut |e| opened += usize::from(matches!(e, FlowEvent::Opened { .. })));
+            assert!(table.tracked() <= 8, "tracked {}", table.tracked());
+        }
+    }
+    assert_eq!(opened, 10);
+    // Per connection: the last ACK after both FINs, and the late retransmission.
+    assert_eq!(table.stats().ignored_tcp_packets, 20);
+}
