@@ -114,6 +114,9 @@ for kind in "${kinds[@]}"; do
         frames[$kind-$mb]=$(sed -n 's/.* frames=\([0-9]*\).*/\1/p' <<<"$line")
         messages[$kind-$mb]=$(sed -n 's/.* messages=\([0-9]*\).*/\1/p' <<<"$line")
     done
+    # Freshly written captures are dirty pages: flush them now, or the kernel writes
+    # them back while the first commands run (seen: small 100 MB measured 40% slow).
+    sync
     for mb in "$size" "$large"; do
         f=$dir/bench-$kind-$mb.pcap
         measure "$kind" wsprobe-table "$mb" "$runs" "$wsprobe" dissect "$f"

@@ -24,7 +24,7 @@ fn message(i: u64) -> Record {
         dir: if i.is_multiple_of(2) { Dir::C2S } else { Dir::S2C },
         packet: i + 1,
         ts_nanos: 1_700_000_000_000_000_000 + i as i64 * 1000,
-        opcode: opcode.to_string(),
+        opcode: opcode.to_string().into(),
         offset: i * 40,
         len: i % 4096,
         wire_len: i % 4096 + 6,

@@ -2,6 +2,7 @@
 //! tagged by `"type"`; see the crate README for the schema).
 
 use serde::{Serialize, Serializer};
+use std::borrow::Cow;
 use wsprobe_wire::Level;
 pub use wsprobe_wire::deflate::PmdConfig;
 pub use wsprobe_wire::{Dir, Role};
@@ -198,7 +199,7 @@ pub struct FrameRecord {
     /// Raw opcode.
     pub opcode: u8,
     /// Opcode name (`text`, `binary`, `continuation`, `close`, `ping`, `pong`, `reserved-0x3`...).
-    pub opcode_name: String,
+    pub opcode_name: Cow<'static, str>,
     /// MASK bit.
     pub masked: bool,
     /// Masking key, 8 hex digits.
@@ -226,7 +227,7 @@ pub struct MessageRecord {
     /// That packet's timestamp.
     pub ts_nanos: i64,
     /// `text`, `binary`, `ping`, `pong` or `close`.
-    pub opcode: String,
+    pub opcode: Cow<'static, str>,
     /// Offset of its first frame in its direction's stream.
     pub offset: u64,
     /// Payload bytes after decompression.

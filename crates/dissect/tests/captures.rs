@@ -208,7 +208,7 @@ fn public_captures_show_what_sources_md_says() {
 
     let frag = d("suricata-verify/websocket_control_frag.pcap");
     let texts: Vec<_> =
-        frag.messages().map(|m| (m.opcode.as_str(), m.payload_preview.clone().unwrap_or_default())).collect();
+        frag.messages().map(|m| (m.opcode.as_ref(), m.payload_preview.clone().unwrap_or_default())).collect();
     assert!(
         texts.contains(&("text", "\"MALWARE_DOWNLOAD cmd.exe /c powershell -enc AAAA\"".to_string())),
         "{texts:?}"

@@ -26,7 +26,7 @@ fn digest(s: &str) -> u64 {
 
 fn messages(d: &Dissection) -> Vec<Msg> {
     d.messages()
-        .map(|m| (m.dir, m.opcode.clone(), m.len, m.payload_b64.as_deref().map(digest), m.incomplete))
+        .map(|m| (m.dir, m.opcode.to_string(), m.len, m.payload_b64.as_deref().map(digest), m.incomplete))
         .collect()
 }
 

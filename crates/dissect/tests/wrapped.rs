@@ -33,7 +33,9 @@ fn dissect(capture: &[u8], keylog: Option<&str>) -> Dissection {
 }
 
 fn messages(d: &Dissection) -> Vec<(String, String, u64, Option<String>)> {
-    d.messages().map(|m| (format!("{:?}", m.dir), m.opcode.clone(), m.len, m.payload_b64.clone())).collect()
+    d.messages()
+        .map(|m| (format!("{:?}", m.dir), m.opcode.to_string(), m.len, m.payload_b64.clone()))
+        .collect()
 }
 
 fn warnings(d: &Dissection) -> Vec<String> {

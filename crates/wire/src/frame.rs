@@ -36,8 +36,9 @@ impl OpCode {
         matches!(self.0 & 0xF, 0x3..=0x7 | 0xB..=0xF)
     }
 
-    /// `text`, `binary`, `continuation`, `close`, `ping`, `pong` or `reserved-0xN`.
-    pub fn name(self) -> String {
+    /// `text`, `binary`, `continuation`, `close`, `ping`, `pong` or `reserved-0xN`
+    /// (borrowed for the named ones: a record per message need not allocate it).
+    pub fn name(self) -> std::borrow::Cow<'static, str> {
         match self.0 {
             0x0 => "continuation".into(),
             0x1 => "text".into(),
@@ -45,7 +46,7 @@ impl OpCode {
             0x8 => "close".into(),
             0x9 => "ping".into(),
             0xA => "pong".into(),
-            n => format!("reserved-0x{n:X}"),
+            n => format!("reserved-0x{n:X}").into(),
         }
     }
 }
