@@ -32,6 +32,18 @@ fn exchange(mut c: TcpConversation) -> (LinkType, Vec<Vec<u8>>) {
     (c.link_type(), f)
 }
 
+/// Ethernet packet number `n` (its time `n` ns) holding `data` of a frame of `orig_len` bytes.
+fn ethernet(n: u64, data: &[u8], orig_len: usize) -> Packet<'_> {
+    Packet {
+        number: n,
+        ts_nanos: n as i64,
+        interface: 0,
+        link_type: LinkType::ETHERNET,
+        data,
+        orig_len: orig_len as u32,
+    }
+}
+
 fn check_exchange(link: LinkType, frames: &[Vec<u8>]) {
     let (s, _) = run_frames(link, frames, FlowConfig::default());
     assert_eq!(s.opened.len(), 1, "{link}");
@@ -438,15 +450,7 @@ fn malformed_frames_are_counted_not_fatal() {
     for f in &frames {
         for cut in 0..f.len() {
             n += 1;
-            let p = Packet {
-                number: n,
-                ts_nanos: n as i64,
-                interface: 0,
-                link_type: LinkType::ETHERNET,
-                data: &f[..cut],
-                orig_len: f.len() as u32,
-            };
-            t.push(&p, &mut |_| {});
+            t.push(&ethernet(n, &f[..cut], f.len()), &mut |_| {});
         }
     }
     t.finish(&mut |_| {});
@@ -539,15 +543,9 @@ fn ended_connections_absorb_late_segments_and_stay_bounded() {
         frames.push(again.send(C, b"GET /chat HTTP/1.1\r\n\r\n"));
         for f in &frames {
             n += 1;
-            let p = Packet {
-                number: n,
-                ts_nanos: n as i64,
-                interface: 0,
-                link_type: LinkType::ETHERNET,
-                data: f,
-                orig_len: f.len() as u32,
-            };
-            table.push(&p, &mut |e| opened += usize::from(matches!(e, FlowEvent::Opened { .. })));
+            table.push(&ethernet(n, f, f.len()), &mut |e| {
+                opened += usize::from(matches!(e, FlowEvent::Opened { .. }))
+            });
             assert!(table.tracked() <= 8, "tracked {}", table.tracked());
         }
     }

@@ -14,8 +14,8 @@ const PREVIEW: usize = 48;
 pub fn preview(bytes: &[u8], total: u64) -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let shown = &bytes[..bytes.len().min(PREVIEW)];
-    // Built as bytes and copied whole: pushing char by char cost a tenth of a
-    // small-message dissect.
+    // Built as bytes and copied whole: with the pushes char by char, previews were
+    // about 5% of a small-message dissect.
     let mut buf = [0u8; 2 + 2 * PREVIEW];
     let mut s = String::with_capacity(2 * shown.len() + 32);
     // Printable ASCII without quotes or backslashes (most text) reads the same
